@@ -1,0 +1,30 @@
+"""Processors: one small, typed step per module. See :mod:`distill_data.processors.base` for the contract."""
+
+from .base import Filter, Processor, StepStats, processor_from_dict, registered_processors
+from .dedup import Dedup, normalise_prompt
+from .disclaimer import DEFAULT_PHRASES, AssistantDisclaimerFilter
+from .fix_text import FixText
+from .language import LanguageFilter, detect_language
+from .prompt_id import PromptId, prompt_id
+from .structure import StructureFilter
+from .truecase import Truecase, truecase
+
+__all__ = [
+    "DEFAULT_PHRASES",
+    "AssistantDisclaimerFilter",
+    "Dedup",
+    "Filter",
+    "FixText",
+    "LanguageFilter",
+    "Processor",
+    "PromptId",
+    "StepStats",
+    "StructureFilter",
+    "Truecase",
+    "detect_language",
+    "normalise_prompt",
+    "processor_from_dict",
+    "prompt_id",
+    "registered_processors",
+    "truecase",
+]

@@ -1,0 +1,222 @@
+"""The processor contract: typed parameters, declared columns, whole-batch transforms.
+
+A processor is a dataclass. Its init fields are its parameters, so a step round-trips through YAML/JSON
+(:meth:`Processor.to_dict` / :func:`processor_from_dict`) and lands verbatim in provenance. It declares the
+columns it reads (``inputs``) and writes (``outputs``) so a :class:`~distill_data.pipeline.Pipeline` can
+be checked before it runs. It transforms a whole ``pyarrow.Table`` batch at a time.
+
+A :class:`Filter` only says, per row, why it would drop it (or null to keep it); the counting of rows,
+drops per reason and examples lives here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ConfigError
+
+MAX_EXAMPLES = 5
+EXAMPLE_CHARS = 200
+
+_REGISTRY: dict[str, type[Processor]] = {}
+
+
+@dataclass
+class StepStats:
+    """What one step did: rows in and out, drops per reason with up to five examples, other counters."""
+
+    name: str
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def count(self, counter: str, n: int) -> None:
+        self.counters[counter] = self.counters.get(counter, 0) + int(n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Processor:
+    """Base class of every step. Subclasses are dataclasses and set ``name``, ``inputs``, ``outputs``."""
+
+    name: ClassVar[str]
+    inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if isinstance(name, str):
+            _REGISTRY[name] = cls
+
+    def __post_init__(self) -> None:
+        _check_params(self)
+
+    def setup(self) -> None:
+        """Reset state before a run (stateful steps such as dedup override this)."""
+
+    def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
+        """Transform one batch; record counters in ``stats`` (rows in/out are counted by the pipeline)."""
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        """The parameters, as plain JSON/YAML values."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.name: self.params()}
+
+
+@dataclass
+class Filter(Processor):
+    """A step that keeps or drops whole rows. Subclasses implement :meth:`drop_reasons`."""
+
+    def drop_reasons(self, table: pa.Table) -> tuple[pa.Array, pa.Array | None]:
+        """Per row: a drop reason (null keeps the row) and optionally a short detail for examples."""
+        raise NotImplementedError
+
+    def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
+        reasons, details = self.drop_reasons(table)
+        dropped = reasons.is_valid()
+        if not pc.any(dropped).as_py():
+            return table
+        record_drops(stats, table, reasons, details)
+        return table.filter(pc.invert(dropped))
+
+
+def record_drops(stats: StepStats, table: pa.Table, reasons: pa.Array, details: pa.Array | None) -> None:
+    """Count drops per reason and keep the first few examples of each."""
+    reason_values = reasons.to_numpy(zero_copy_only=False)
+    for entry in pc.value_counts(reasons.drop_null()).to_pylist():
+        reason = entry["values"]
+        stats.dropped[reason] = stats.dropped.get(reason, 0) + entry["counts"]
+        kept = stats.examples.setdefault(reason, [])
+        if len(kept) >= MAX_EXAMPLES:
+            continue
+        rows = np.flatnonzero(reason_values == reason)[: MAX_EXAMPLES - len(kept)]
+        for row in rows:
+            kept.append(example_of(table, int(row), None if details is None else details[int(row)].as_py()))
+
+
+def example_of(table: pa.Table, row: int, detail: str | None) -> dict[str, Any]:
+    """A short, JSON-safe picture of a dropped row: its id, its first turn (truncated) and the detail."""
+    example: dict[str, Any] = {}
+    if "id" in table.column_names:
+        example["id"] = table.column("id")[row].as_py()
+    if "messages" in table.column_names:
+        messages = table.column("messages")[row].as_py() or []
+        if messages:
+            example["first_turn"] = _truncate(messages[0].get("content"))
+    elif "prompt" in table.column_names:
+        example["prompt"] = _truncate(table.column("prompt")[row].as_py())
+    if detail is not None:
+        example["detail"] = _truncate(detail)
+    return example
+
+
+def _truncate(text: str | None) -> str | None:
+    if text is None or len(text) <= EXAMPLE_CHARS:
+        return text
+    return text[:EXAMPLE_CHARS] + "…"
+
+
+def registered_processors() -> dict[str, type[Processor]]:
+    """Every processor class by its recipe name."""
+    return dict(_REGISTRY)
+
+
+def processor_from_dict(spec: Any, where: str = "step") -> Processor:
+    """Build a processor from ``{name: {param: value}}`` (or a bare name), as written in a recipe."""
+    if isinstance(spec, str):
+        spec = {spec: {}}
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ConfigError(f"{where}: expected a mapping with one processor name, got {spec!r}")
+    ((name, params),) = spec.items()
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ConfigError(f"{where}: unknown processor '{name}'; known processors: {known}")
+    params = params or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where} ({name}): parameters must be a mapping, got {params!r}")
+    allowed = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{where} ({name}): unknown parameter {', '.join(map(repr, unknown))}; "
+            f"expected one of: {', '.join(allowed) or '(none)'}"
+        )
+    try:
+        return cls(**params)
+    except ConfigError as exc:
+        raise ConfigError(f"{where} ({name}): {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check_params(processor: Processor) -> None:
+    """Reject parameter values of the wrong type, naming the parameter (YAML gives no other check)."""
+    hints = typing.get_type_hints(type(processor))
+    for f in dataclasses.fields(processor):
+        if not f.init:
+            continue
+        value = getattr(processor, f.name)
+        if not _matches(value, hints[f.name]):
+            raise ConfigError(f"parameter '{f.name}' must be {_describe(hints[f.name])}, got {value!r}")
+        if isinstance(value, list):
+            setattr(processor, f.name, tuple(value))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        return value in args
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            return False
+        item = args[0] if args else Any
+        return all(_matches(v, item) for v in value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (tuple, list):
+        return f"a list of {_describe(args[0]) if args else 'values'}"
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", str(hint))

@@ -1,0 +1,171 @@
+"""Truecase: restore sentence-initial capitals and the pronoun "I" in every turn, and nothing else.
+
+UltraChat's user turns were written by a model imitating people and often start sentences in lowercase
+("how do i ...?"). The rules are deliberately narrow so that they never damage text:
+
+* a lowercase letter that starts a turn, or starts a sentence after ``.``, ``!`` or ``?`` and whitespace,
+  is uppercased ("Hello. how are you?" -> "Hello. How are you?");
+* the standalone pronoun ``i`` and ``i'm``, ``i've``, ``i'd``, ``i'll`` (straight or curly apostrophe)
+  become ``I``...;
+* untouched: fenced and inline code, URLs, e-mail addresses, file names and dotted identifiers
+  (``setup.py``, ``os.path.join``), numbers (``3.5``), words after abbreviations (``e.g.``, ``i.e.``,
+  ``etc.``, ``vs.``), words lowercase by design (``iPhone``, ``eBay``, ``pH``: a capital after the first
+  letter), words in ``keep_words``, and an ellipsis (``...``), which rarely ends a sentence.
+
+Only letter case changes: the output has the same length and the same characters up to case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..messages import map_contents
+from .base import Processor, StepStats
+
+_PROTECTED = re.compile(
+    r"```.*?(?:```|\Z)"  # fenced code; an unclosed fence runs to the end of the turn
+    r"|`[^`\n]+`"  # inline code
+    r"|(?:https?|ftp)://\S+|www\.\S+"  # URLs
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail addresses
+    re.DOTALL,
+)
+_OPENERS = "\"'“‘(\\["
+_TURN_START = re.compile(rf"^\s*[{_OPENERS}]*(?=\S)")
+_SENTENCE_BOUNDARY = re.compile(rf"[.!?][\"'”’)\]]*\s+[{_OPENERS}]*(?=\S)")
+_PRONOUN = re.compile(
+    r"(?<![\w'’.\-/\\@#$%&*+=<>\[({`])i(?=(?:['’](?:m|ve|d|ll))?(?:$|[\s,;:!?\"”]|\.(?!\w)))"
+)
+# Characters that mark a code identifier, a path or markup rather than a word.
+_IDENTIFIER = re.compile(r"\.\w|[_/\\(=<>#${}@]")
+_INITIALISM = re.compile(r"^(?:\w\.){2,}$")  # e.g. i.e. a.m. U.S.
+ABBREVIATIONS = frozenset(
+    [
+        "e.g.",
+        "i.e.",
+        "etc.",
+        "vs.",
+        "v.",
+        "cf.",
+        "viz.",
+        "al.",
+        "approx.",
+        "incl.",
+        "esp.",
+        "fig.",
+        "no.",
+        "nos.",
+        "vol.",
+        "pp.",
+        "p.",
+        "ca.",
+        "min.",
+        "max.",
+        "mr.",
+        "mrs.",
+        "ms.",
+        "dr.",
+        "prof.",
+        "st.",
+        "jr.",
+        "sr.",
+        "inc.",
+        "ltd.",
+        "co.",
+        "corp.",
+        "dept.",
+        "est.",
+        "a.m.",
+        "p.m.",
+    ]
+)
+# A cheap test (in polars) for turns that may need a change; others are never touched.
+_CANDIDATE = r"^\s*[\"'“‘(\[]*\p{Lowercase}|[.!?][\"'”’)\]]*\s+[\"'“‘(\[]*\p{Lowercase}|\bi\b"
+
+
+def truecase(text: str, keep_words: frozenset[str] = frozenset()) -> str:
+    """Apply the truecasing rules to one turn (see the module docstring)."""
+    protected = [m.span() for m in _PROTECTED.finditer(text)]
+
+    def is_protected(pos: int) -> bool:
+        return any(start <= pos < end for start, end in protected)
+
+    chars = list(text)
+    starts = [m.end() for m in _TURN_START.finditer(text)]
+    for m in _SENTENCE_BOUNDARY.finditer(text):
+        if not _ends_sentence(text, m.start()):
+            continue
+        starts.append(m.end())
+    for pos in starts:
+        if pos < len(text) and text[pos].islower() and not is_protected(pos):
+            word = _word_at(text, pos)
+            if word not in keep_words and not _lowercase_by_design(word):
+                _upper(chars, pos)
+    for m in _PRONOUN.finditer(text):
+        if not is_protected(m.start()):
+            chars[m.start()] = "I"
+    return "".join(chars)
+
+
+def _ends_sentence(text: str, punct: int) -> bool:
+    """Whether the punctuation at ``punct`` ends a sentence (not an ellipsis or an abbreviation)."""
+    if text[punct] != ".":
+        return True
+    if (punct > 0 and text[punct - 1] == ".") or text.startswith("..", punct):
+        return False
+    token_start = punct
+    while token_start > 0 and not text[token_start - 1].isspace():
+        token_start -= 1
+    token = text[token_start : punct + 1].lstrip(_OPENERS)
+    return token.lower() not in ABBREVIATIONS and not _INITIALISM.match(token)
+
+
+def _word_at(text: str, pos: int) -> str:
+    end = pos
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[pos:end].rstrip(",;:!?.)]\"'”’")
+
+
+def _lowercase_by_design(word: str) -> bool:
+    """iPhone, eBay, pH (a capital after the first letter), or an identifier or file name."""
+    return any(c.isupper() for c in word[1:]) or bool(_IDENTIFIER.search(word))
+
+
+def _upper(chars: list[str], pos: int) -> None:
+    upper = chars[pos].upper()
+    if len(upper) == 1:  # "ß".upper() is "SS": keep the length and leave such letters alone
+        chars[pos] = upper
+
+
+@dataclass
+class Truecase(Processor):
+    """Uppercase sentence starts and the pronoun "I" in every turn; count the turns it changed."""
+
+    name: ClassVar[str] = "truecase"
+    inputs: ClassVar[tuple[str, ...]] = ("messages",)
+    outputs: ClassVar[tuple[str, ...]] = ("messages",)
+
+    keep_words: tuple[str, ...] = ()
+
+    def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
+        keep = frozenset(self.keep_words)
+
+        def rewrite(contents: pa.Array) -> pa.Array:
+            series = pl.Series(contents)
+            candidates = series.str.contains(_CANDIDATE).fill_null(False)
+            if not candidates.any():
+                return contents
+            values = series.to_list()
+            for i in candidates.arg_true().to_list():
+                values[i] = truecase(values[i], keep)
+            return pa.array(values, pa.string())
+
+        messages, changed = map_contents(table.column("messages"), rewrite)
+        stats.count("turns_changed", pc.sum(changed).as_py() or 0)
+        return table.set_column(table.schema.get_field_index("messages"), "messages", messages)
