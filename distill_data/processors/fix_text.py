@@ -21,7 +21,7 @@ NEEDS_FIXING = r"[^\t\n\x20-\x7E]|&"
 
 @dataclass
 class FixText(Processor):
-    """Repair mis-decoded text (``doesnâ€™t`` -> ``doesn’t``) and HTML entities (``&amp;`` -> ``&``) in every turn.
+    """Repair mis-decoded text (``doesnâ€™t`` -> ``doesn’t``) and HTML entities (``&amp;`` -> ``&``).
 
     ftfy runs with an explicit configuration: it fixes encodings, HTML entities (``unescape_html``,
     ``"auto"`` leaves text that contains ``<`` alone, as it is likely HTML source), terminal escapes,
