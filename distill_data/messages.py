@@ -73,3 +73,17 @@ def changed_rows(lists: pa.ListArray, turn_changed: pa.Array) -> int:
         return 0
     parents, _ = turn_positions(lists)
     return len(np.unique(parents[turn_changed.to_numpy(zero_copy_only=False)]))
+
+
+def truncate_after_last_user(column: pa.ChunkedArray | pa.Array) -> pa.ListArray:
+    """Each dialogue cut after its last user turn (the generation prompt of the ``*_gen`` splits)."""
+    lists = as_list_array(column)
+    flat = lists.flatten()
+    parents, positions = turn_positions(lists)
+    is_user = pc.equal(flat.field("role"), "user").to_numpy(zero_copy_only=False)
+    last_user = np.full(len(lists), -1, dtype=np.int64)
+    np.maximum.at(last_user, parents[is_user], positions[is_user])
+    keep = positions <= last_user[parents]
+    lengths = np.bincount(parents[keep], minlength=len(lists)) if len(parents) else np.zeros(len(lists), int)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(keep)), type=MESSAGES_TYPE)

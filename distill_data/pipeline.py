@@ -1,0 +1,118 @@
+"""Pipeline: check the column contracts of every step, then run them over Arrow batches and count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .errors import ContractError
+from .processors.base import Processor, StepStats, processor_from_dict
+
+
+class Pipeline:
+    """An ordered list of processors.
+
+    >>> from distill_data.processors import PromptId, Dedup
+    >>> Pipeline([Dedup(), PromptId()]).check(["id", "messages"])
+    Traceback (most recent call last):
+    ...
+    distill_data.errors.ContractError: step 1 (dedup) reads column 'prompt', which neither the input \
+(id, messages) nor an earlier step provides
+    """
+
+    def __init__(self, steps: Sequence[Processor]) -> None:
+        self.steps = list(steps)
+        self.stats = [StepStats(step.name) for step in self.steps]
+
+    def check(self, columns: Iterable[str]) -> list[str]:
+        """Raise :class:`ContractError` if a step reads a missing column; return the final columns."""
+        source = list(columns)
+        available = list(source)
+        for number, step in enumerate(self.steps, start=1):
+            for column in step.inputs:
+                if column not in available:
+                    raise ContractError(
+                        f"step {number} ({step.name}) reads column '{column}', which neither the input "
+                        f"({', '.join(source)}) nor an earlier step provides"
+                    )
+            available.extend(c for c in step.outputs if c not in available)
+        return available
+
+    def run(
+        self,
+        batches: Iterable[pa.Table],
+        *,
+        total_rows: int | None = None,
+        progress: bool = True,
+        console: Console | None = None,
+    ) -> Iterator[pa.Table]:
+        """Yield each processed batch (empty ones are skipped); :attr:`stats` fills in as it goes."""
+        self.stats = [StepStats(step.name) for step in self.steps]
+        for step in self.steps:
+            step.setup()
+        checked = False
+        with _progress(progress, console) as bar:
+            task = bar.add_task("processing", total=total_rows)
+            for batch in batches:
+                if not checked:
+                    self.check(batch.column_names)
+                    checked = True
+                rows = len(batch)
+                batch = self.process_batch(batch)
+                bar.advance(task, rows)
+                if len(batch):
+                    yield batch
+
+    def process_batch(self, batch: pa.Table) -> pa.Table:
+        """Run every step on one batch, counting rows in and out."""
+        for step, stats in zip(self.steps, self.stats, strict=True):
+            if not len(batch):
+                break
+            stats.rows_in += len(batch)
+            batch = step.process(batch, stats)
+            stats.rows_out += len(batch)
+        return batch
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The steps as recipe entries: ``[{name: {param: value}}, ...]``."""
+        return [step.to_dict() for step in self.steps]
+
+    @classmethod
+    def from_list(cls, entries: Sequence[Any], where: str = "steps") -> Pipeline:
+        return cls([processor_from_dict(entry, f"{where}[{i}]") for i, entry in enumerate(entries)])
+
+    def stats_dicts(self) -> list[dict[str, Any]]:
+        """Per step: name, parameters, rows in and out, drops per reason, examples and counters."""
+        return [
+            {
+                "name": step.name,
+                "params": step.params(),
+                **{k: v for k, v in stats.to_dict().items() if k != "name"},
+            }
+            for step, stats in zip(self.steps, self.stats, strict=True)
+        ]
+
+
+def _progress(enabled: bool, console: Console | None) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )

@@ -1,0 +1,143 @@
+"""Recipes: a whole data job as YAML (inputs, steps with parameters, splits, format), and back.
+
+``recipes/ultrachat_200k.yaml`` holds the default UltraChat recipe; ``distill-data ultrachat`` builds the
+same recipe from its flags with :func:`ultrachat_recipe`, so the two always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .pipeline import Pipeline
+from .processors import (
+    AssistantDisclaimerFilter,
+    Dedup,
+    FixText,
+    LanguageFilter,
+    Processor,
+    PromptId,
+    StructureFilter,
+    Truecase,
+)
+from .splits import SplitConfig
+
+KINDS = ("ultrachat",)
+FORMATS = ("parquet", "arrow")
+_KEYS = ("kind", "inputs", "steps", "split", "format")
+
+
+@dataclass
+class Recipe:
+    """A data job: where rows come from, what happens to them, how they are split and written."""
+
+    kind: str
+    inputs: list[str]
+    steps: list[Processor]
+    split: SplitConfig = field(default_factory=SplitConfig)
+    format: str = "parquet"
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "inputs": list(self.inputs),
+            "steps": [step.to_dict() for step in self.steps],
+            "split": self.split.to_dict(),
+            "format": self.format,
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "recipe") -> Recipe:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a mapping at the top level")
+        unknown = sorted(set(data) - set(_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {', '.join(map(repr, unknown))}; expected {', '.join(_KEYS)}"
+            )
+        kind = data.get("kind")
+        if kind not in KINDS:
+            raise ConfigError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+        inputs = data.get("inputs") or []
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            raise ConfigError(f"{where}: 'inputs' must be a list of paths or Hub ids")
+        steps = data.get("steps")
+        if not isinstance(steps, list):
+            raise ConfigError(f"{where}: 'steps' must be a list of processors")
+        split = data.get("split") or {}
+        if not isinstance(split, dict):
+            raise ConfigError(f"{where}: 'split' must be a mapping")
+        unknown = sorted(set(split) - {"test_size", "max_samples", "seed"})
+        if unknown:
+            raise ConfigError(f"{where}: split: unknown key {', '.join(map(repr, unknown))}")
+        fmt = data.get("format", "parquet")
+        if fmt not in FORMATS:
+            raise ConfigError(f"{where}: 'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        try:
+            split_config = SplitConfig(**split)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: split: {exc}") from None
+        return cls(kind, inputs, Pipeline.from_list(steps, f"{where}: steps").steps, split_config, fmt)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe file; errors name the file and the offending key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read recipe: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    return Recipe.from_dict(data, str(path))
+
+
+def ultrachat_steps(
+    *,
+    filter: bool = True,
+    truecase: bool = True,
+    languages: tuple[str, ...] = ("en",),
+    max_chars: int | None = None,
+) -> list[Processor]:
+    """The UltraChat 200k steps. Without ``filter``: conversion clean-up only (FixText, Truecase, PromptId)."""
+    steps: list[Processor] = [FixText()]
+    if truecase:
+        steps.append(Truecase())
+    if filter:
+        steps += [
+            StructureFilter(max_chars=max_chars),
+            AssistantDisclaimerFilter(),
+            LanguageFilter(languages=languages),
+        ]
+    steps.append(PromptId())
+    if filter:
+        steps.append(Dedup())
+    return steps
+
+
+def ultrachat_recipe(
+    inputs: list[str],
+    *,
+    filter: bool = True,
+    truecase: bool = True,
+    languages: tuple[str, ...] = ("en",),
+    max_chars: int | None = None,
+    split: SplitConfig | None = None,
+    format: str = "parquet",
+) -> Recipe:
+    steps = ultrachat_steps(filter=filter, truecase=truecase, languages=languages, max_chars=max_chars)
+    return Recipe("ultrachat", list(inputs), steps, split or SplitConfig(), format)
