@@ -1,0 +1,177 @@
+"""The ``distill-data`` command: parse options, build a recipe, run it, print a summary.
+
+Exit codes: 0 success, 1 bad data or an output problem, 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ConfigError, DistillDataError
+from .recipes import Recipe, load_recipe, ultrachat_recipe
+from .splits import SplitConfig, parse_test_size
+from .ultrachat import BuildResult, build_ultrachat
+
+console = Console(stderr=True)
+
+
+class TestSize(click.ParamType):
+    """A fraction such as 0.1 or a row count such as 2000."""
+
+    name = "FRACTION|COUNT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | int:
+        if isinstance(value, (int, float)):
+            return value
+        try:
+            return parse_test_size(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a fraction (0.1) nor a row count (2000)", param, ctx)
+
+
+def _reports_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn our errors into one red line and the documented exit code, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except ConfigError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(2)
+        except DistillDataError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: nothing was written")
+            sys.exit(130)
+
+    return wrapper
+
+
+def _run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Options shared by every command that writes a dataset."""
+    options = [
+        click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
+        click.option(
+            "--on-error",
+            type=click.Choice(["fail", "skip"]),
+            default="fail",
+            show_default=True,
+            help="On a bad input row: stop with an error, or set it aside in OUTPUT/rejects.jsonl.",
+        ),
+        click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+                     help="Rows per Arrow batch (the output does not depend on it)."),
+        click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="distill-data")
+def cli() -> None:
+    """Turn teacher-generated data into datasets that align chat models (Zephyr-style SFT and DPO)."""
+
+
+@cli.command()
+@click.option("--input", "-i", "inputs", multiple=True, required=True,
+              help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub dataset id (repeatable).")
+@click.option("--filter/--no-filter", "filter_", default=False,
+              help="Apply the UltraChat 200k filters (structure, disclaimers, language, dedup).")
+@click.option("--truecase/--no-truecase", default=True, show_default=True, help="Fix sentence-start capitals.")
+@click.option("--language", "languages", multiple=True, default=("en",), show_default=True,
+              help="Languages to keep with --filter (repeatable; langdetect codes).")
+@click.option("--max-chars", type=click.IntRange(min=1), default=None, help="With --filter: drop longer dialogues.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the subset and train/test split.")
+@click.option("--test-size", type=TestSize(), default=0.1, show_default=True,
+              help="Test split: a fraction (0.1) or a row count (2000).")
+@click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N dialogues.")
+@click.option("--format", "format_", type=click.Choice(["parquet", "arrow"]), default="parquet", show_default=True,
+              help="'arrow' also writes a DatasetDict.save_to_disk folder at OUTPUT/arrow.")
+@_run_options
+@_reports_errors
+def ultrachat(
+    inputs: tuple[str, ...],
+    filter_: bool,
+    truecase: bool,
+    languages: tuple[str, ...],
+    max_chars: int | None,
+    seed: int,
+    test_size: float | int,
+    max_samples: int | None,
+    format_: str,
+    **run: Any,
+) -> None:
+    """Build an ultrachat_200k-style SFT dataset (train/test, sft/gen splits) from raw UltraChat rows."""
+    recipe = ultrachat_recipe(
+        list(inputs),
+        filter=filter_,
+        truecase=truecase,
+        languages=languages,
+        max_chars=max_chars,
+        split=SplitConfig(test_size=test_size, max_samples=max_samples, seed=seed),
+        format=format_,
+    )
+    _build(recipe, **run)
+
+
+@cli.command()
+@click.argument("recipe_file", type=click.Path(path_type=Path))
+@click.option("--input", "-i", "inputs", multiple=True, help="Replace the recipe's inputs (repeatable).")
+@click.option("--seed", type=int, default=None, help="Replace the recipe's split seed.")
+@_run_options
+@_reports_errors
+def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any) -> None:
+    """Run a recipe file (for example recipes/ultrachat_200k.yaml)."""
+    recipe = load_recipe(recipe_file)
+    if inputs:
+        recipe.inputs = list(inputs)
+    if seed is not None:
+        recipe.split.seed = seed
+    _build(recipe, **run)
+
+
+def _build(recipe: Recipe, *, output: Path, overwrite: bool, on_error: str, batch_size: int, progress: bool) -> None:
+    result = build_ultrachat(
+        recipe, output, overwrite=overwrite, on_error=on_error, batch_size=batch_size, progress=progress,
+        console=console,
+    )
+    print_summary(result)
+
+
+def print_summary(result: BuildResult) -> None:
+    """Rows in and out and drops per reason for each step, then the split sizes."""
+    table = Table(title="distill-data: steps", title_justify="left")
+    table.add_column("step", no_wrap=True)
+    table.add_column("rows in", justify="right")
+    table.add_column("rows out", justify="right")
+    table.add_column("dropped")
+    table.add_column("other")
+    for step in result.steps:
+        dropped = "\n".join(f"{reason}: {n:,}" for reason, n in sorted(step["dropped"].items()))
+        other = "\n".join(f"{name}: {n:,}" for name, n in sorted(step["counters"].items()))
+        table.add_row(step["name"], f"{step['rows_in']:,}", f"{step['rows_out']:,}", dropped or "-", other or "-")
+    out = Console()
+    out.print(table)
+    splits = ", ".join(f"{name} {rows:,}" for name, rows in result.splits.items())
+    rejected = f"; {result.rejected:,} rows set aside in rejects.jsonl" if result.rejected else ""
+    out.print(f"read {result.rows_read:,} dialogues{rejected}; wrote {result.output}: {splits}", highlight=False)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
