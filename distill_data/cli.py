@@ -21,6 +21,8 @@ from .splits import SplitConfig, parse_test_size
 from .ultrachat import BuildResult, build_ultrachat
 
 console = Console(stderr=True)
+# Summaries go to stdout; a pipe or a file gets a readable width instead of 80 columns.
+summary_console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 class TestSize(click.ParamType):
@@ -162,7 +164,7 @@ def print_summary(result: BuildResult) -> None:
         dropped = "\n".join(f"{reason}: {n:,}" for reason, n in sorted(step["dropped"].items()))
         other = "\n".join(f"{name}: {n:,}" for name, n in sorted(step["counters"].items()))
         table.add_row(step["name"], f"{step['rows_in']:,}", f"{step['rows_out']:,}", dropped or "-", other or "-")
-    out = Console()
+    out = summary_console
     out.print(table)
     splits = ", ".join(f"{name} {rows:,}" for name, rows in result.splits.items())
     rejected = f"; {result.rejected:,} rows set aside in rejects.jsonl" if result.rejected else ""
