@@ -71,8 +71,13 @@ def _run_options(command: Callable[..., None]) -> Callable[..., None]:
             show_default=True,
             help="On a bad input row: stop with an error, or set it aside in OUTPUT/rejects.jsonl.",
         ),
-        click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
-                     help="Rows per Arrow batch (the output does not depend on it)."),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=10_000,
+            show_default=True,
+            help="Rows per Arrow batch (the output does not depend on it).",
+        ),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
     ]
     for option in reversed(options):
@@ -87,20 +92,47 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--input", "-i", "inputs", multiple=True, required=True,
-              help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub dataset id (repeatable).")
-@click.option("--filter/--no-filter", "filter_", default=False,
-              help="Apply the UltraChat 200k filters (structure, disclaimers, language, dedup).")
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    required=True,
+    help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub dataset id (repeatable).",
+)
+@click.option(
+    "--filter/--no-filter",
+    "filter_",
+    default=False,
+    help="Apply the UltraChat 200k filters (structure, disclaimers, language, dedup).",
+)
 @click.option("--truecase/--no-truecase", default=True, show_default=True, help="Fix sentence-start capitals.")
-@click.option("--language", "languages", multiple=True, default=("en",), show_default=True,
-              help="Languages to keep with --filter (repeatable; langdetect codes).")
+@click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    default=("en",),
+    show_default=True,
+    help="Languages to keep with --filter (repeatable; langdetect codes).",
+)
 @click.option("--max-chars", type=click.IntRange(min=1), default=None, help="With --filter: drop longer dialogues.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the subset and train/test split.")
-@click.option("--test-size", type=TestSize(), default=0.1, show_default=True,
-              help="Test split: a fraction (0.1) or a row count (2000).")
+@click.option(
+    "--test-size",
+    type=TestSize(),
+    default=0.1,
+    show_default=True,
+    help="Test split: a fraction (0.1) or a row count (2000).",
+)
 @click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N dialogues.")
-@click.option("--format", "format_", type=click.Choice(["parquet", "arrow"]), default="parquet", show_default=True,
-              help="'arrow' also writes a DatasetDict.save_to_disk folder at OUTPUT/arrow.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["parquet", "arrow"]),
+    default="parquet",
+    show_default=True,
+    help="'arrow' also writes a DatasetDict.save_to_disk folder at OUTPUT/arrow.",
+)
 @_run_options
 @_reports_errors
 def ultrachat(
@@ -146,7 +178,12 @@ def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any
 
 def _build(recipe: Recipe, *, output: Path, overwrite: bool, on_error: str, batch_size: int, progress: bool) -> None:
     result = build_ultrachat(
-        recipe, output, overwrite=overwrite, on_error=on_error, batch_size=batch_size, progress=progress,
+        recipe,
+        output,
+        overwrite=overwrite,
+        on_error=on_error,
+        batch_size=batch_size,
+        progress=progress,
         console=console,
     )
     print_summary(result)

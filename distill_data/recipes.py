@@ -62,9 +62,7 @@ class Recipe:
             raise ConfigError(f"{where}: expected a mapping at the top level")
         unknown = sorted(set(data) - set(_KEYS))
         if unknown:
-            raise ConfigError(
-                f"{where}: unknown key {', '.join(map(repr, unknown))}; expected {', '.join(_KEYS)}"
-            )
+            raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))}; expected {', '.join(_KEYS)}")
         kind = data.get("kind")
         if kind not in KINDS:
             raise ConfigError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")

@@ -55,10 +55,7 @@ def keys(prompt_ids: pa.Array | list[str | None], seed: int, purpose: str) -> np
     values = prompt_ids.to_pylist() if isinstance(prompt_ids, (pa.Array, pa.ChunkedArray)) else prompt_ids
     prefix = f"{purpose}\0{seed}\0".encode()
     return np.fromiter(
-        (
-            int.from_bytes(hashlib.sha256(prefix + (v or "").encode("utf-8")).digest()[:8], "big")
-            for v in values
-        ),
+        (int.from_bytes(hashlib.sha256(prefix + (v or "").encode("utf-8")).digest()[:8], "big") for v in values),
         dtype=np.uint64,
         count=len(values),
     )
@@ -87,9 +84,7 @@ def assign(prompt_ids: pa.Array | list[str | None], config: SplitConfig) -> tupl
     else:
         n_test = config.test_size
         if n_selected and n_test >= n_selected:
-            raise ConfigError(
-                f"test_size {n_test} leaves no training rows: only {n_selected} dialogues remain"
-            )
+            raise ConfigError(f"test_size {n_test} leaves no training rows: only {n_selected} dialogues remain")
     split_keys = keys(prompt_ids, config.seed, "split")
     test = np.zeros(n, dtype=bool)
     test[chosen] = _smallest(split_keys[chosen], n_test)

@@ -69,9 +69,7 @@ def build_ultrachat(
     columns = pipeline.check(source.columns)
     missing = [c for c in OUTPUT_SCHEMA.names if c not in columns]
     if missing:
-        raise ContractError(
-            f"the output needs column(s) {', '.join(missing)}: add the prompt_id step to the recipe"
-        )
+        raise ContractError(f"the output needs column(s) {', '.join(missing)}: add the prompt_id step to the recipe")
     check_output(output, overwrite)
 
     with staging(output, overwrite) as stage:
@@ -117,9 +115,7 @@ def _write_splits(spill_path: Path, data_dir: Path, config: splitting.SplitConfi
     schema = output_schema()
     with pa.memory_map(str(spill_path)) as mapped:
         reader = pa.ipc.open_file(mapped)
-        prompt_ids = (
-            reader.read_all().column("prompt_id").combine_chunks() if reader.num_record_batches else []
-        )
+        prompt_ids = reader.read_all().column("prompt_id").combine_chunks() if reader.num_record_batches else []
         selected, test = splitting.assign(prompt_ids, config)
         sinks = {name: ParquetSink(data_dir / f"{name}-00000-of-00001.parquet", schema) for name in SPLITS}
         start = 0

@@ -57,9 +57,7 @@ class StructureFilter(Filter):
         reasons = np.full(n, None, dtype=object)
         details = np.full(n, None, dtype=object)
         if self.max_chars is not None:
-            lengths = np.bincount(
-                parents, weights=pc.utf8_length(contents).to_numpy(zero_copy_only=False), minlength=n
-            )
+            lengths = np.bincount(parents, weights=pc.utf8_length(contents).to_numpy(zero_copy_only=False), minlength=n)
             too_long = lengths > self.max_chars
             reasons[too_long] = "too_long"
             details[too_long] = [f"{int(c)} characters" for c in lengths[too_long]]

@@ -38,9 +38,7 @@ _PROTECTED = re.compile(
 _OPENERS = "\"'“‘(\\["
 _TURN_START = re.compile(rf"^\s*[{_OPENERS}]*(?=\S)")
 _SENTENCE_BOUNDARY = re.compile(rf"[.!?][\"'”’)\]]*\s+[{_OPENERS}]*(?=\S)")
-_PRONOUN = re.compile(
-    r"(?<![\w'’.\-/\\@#$%&*+=<>\[({`])i(?=(?:['’](?:m|ve|d|ll))?(?:$|[\s,;:!?\"”]|\.(?!\w)))"
-)
+_PRONOUN = re.compile(r"(?<![\w'’.\-/\\@#$%&*+=<>\[({`])i(?=(?:['’](?:m|ve|d|ll))?(?:$|[\s,;:!?\"”]|\.(?!\w)))")
 # Characters that mark a code identifier, a path or markup rather than a word.
 _IDENTIFIER = re.compile(r"\.\w|[_/\\(=<>#${}@]")
 _INITIALISM = re.compile(r"^(?:\w\.){2,}$")  # e.g. i.e. a.m. U.S.

@@ -193,9 +193,7 @@ def _read_json(path: Path) -> Iterator[RawRecord]:
         if exc.msg == "Extra data":
             yield from _read_jsonl(path)
         else:
-            yield RawRecord(
-                label, f"line {exc.lineno}", error=f"invalid JSON: {exc.msg} at column {exc.colno}"
-            )
+            yield RawRecord(label, f"line {exc.lineno}", error=f"invalid JSON: {exc.msg} at column {exc.colno}")
         return
     rows = document if isinstance(document, list) else [document]
     for number, value in enumerate(rows, start=1):

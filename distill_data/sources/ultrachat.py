@@ -96,9 +96,7 @@ class UltraChatSource:
                 ids.append(converted[0])
                 messages.append(converted[1])
                 if len(ids) >= self.batch_size:
-                    yield pa.table(
-                        [pa.array(ids, pa.string()), pa.array(messages, MESSAGES_TYPE)], schema=SCHEMA
-                    )
+                    yield pa.table([pa.array(ids, pa.string()), pa.array(messages, MESSAGES_TYPE)], schema=SCHEMA)
                     ids, messages = [], []
         if ids:
             yield pa.table([pa.array(ids, pa.string()), pa.array(messages, MESSAGES_TYPE)], schema=SCHEMA)

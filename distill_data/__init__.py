@@ -1,0 +1,24 @@
+"""distill-data: build Zephyr-style SFT and DPO datasets from teacher-generated data."""
+
+from .errors import ConfigError, ContractError, DistillDataError, InputError, OutputError
+from .pipeline import Pipeline
+from .recipes import Recipe, load_recipe, ultrachat_recipe
+from .sources import UltraChatSource
+from .splits import SplitConfig
+from .ultrachat import BuildResult, build_ultrachat
+
+__all__ = [
+    "BuildResult",
+    "ConfigError",
+    "ContractError",
+    "DistillDataError",
+    "InputError",
+    "OutputError",
+    "Pipeline",
+    "Recipe",
+    "SplitConfig",
+    "UltraChatSource",
+    "build_ultrachat",
+    "load_recipe",
+    "ultrachat_recipe",
+]

@@ -1,0 +1,33 @@
+"""Shared fixtures: generated raw corpora in the exact UltraChat schema, and the real sample rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from distill_data.synthetic import ultrachat_rows
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_SAMPLES = REPO.parent / "shared" / "samples"
+REAL_ULTRACHAT = SHARED_SAMPLES / "ultrachat_raw.jsonl"
+BUNDLED_SAMPLE = REPO / "distill_data" / "samples" / "ultrachat_sample.jsonl"
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_rows() -> list[dict]:
+    """3,000 generated rows plus the real UltraChat row 0."""
+    real = json.loads(REAL_ULTRACHAT.read_text(encoding="utf-8"))
+    return [real, *ultrachat_rows(3000, seed=7)]
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory, corpus_rows: list[dict]) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("corpus") / "ultrachat.jsonl", corpus_rows)
