@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 from pathlib import Path
@@ -104,7 +105,7 @@ def test_provenance_counts_add_up(built: Path, corpus: Path, corpus_rows: list[d
         "dedup",
     ]
     assert steps[0]["rows_in"] == record["rows_read"] == len(corpus_rows)
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in itertools.pairwise(steps):
         assert after["rows_in"] == before["rows_out"]
     for step in steps:
         assert step["rows_in"] - step["rows_out"] == sum(step["dropped"].values())
