@@ -47,10 +47,10 @@ def _reports_errors(command: Callable[..., None]) -> Callable[..., None]:
         try:
             command(*args, **kwargs)
         except ConfigError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(2)
         except DistillDataError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: nothing was written")
@@ -205,7 +205,11 @@ def print_summary(result: BuildResult) -> None:
     out.print(table)
     splits = ", ".join(f"{name} {rows:,}" for name, rows in result.splits.items())
     rejected = f"; {result.rejected:,} rows set aside in rejects.jsonl" if result.rejected else ""
-    out.print(f"read {result.rows_read:,} dialogues{rejected}; wrote {result.output}: {splits}", highlight=False)
+    out.print(
+        f"read {result.rows_read:,} dialogues{rejected}; wrote {result.output}: {splits}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:
