@@ -10,8 +10,9 @@ import pytest
 from distill_data.synthetic import ultrachat_rows
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_SAMPLES = REPO.parent / "shared" / "samples"
-REAL_ULTRACHAT = SHARED_SAMPLES / "ultrachat_raw.jsonl"
+TEST_DATA = REPO / "tests" / "data"
+REAL_ULTRACHAT = TEST_DATA / "ultrachat_raw.jsonl"
+PROMPT_ID_PAIRS = TEST_DATA / "prompt_id_pairs.jsonl"
 BUNDLED_SAMPLE = REPO / "distill_data" / "samples" / "ultrachat_sample.jsonl"
 
 
