@@ -86,4 +86,6 @@ def truncate_after_last_user(column: pa.ChunkedArray | pa.Array) -> pa.ListArray
     keep = positions <= last_user[parents]
     lengths = np.bincount(parents[keep], minlength=len(lists)) if len(parents) else np.zeros(len(lists), int)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(keep)), type=MESSAGES_TYPE)
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), flat.filter(pa.array(keep)), type=MESSAGES_TYPE, mask=lists.is_null()
+    )

@@ -40,7 +40,9 @@ class Dedup(Filter):
         prompts = table.column("prompt").to_pylist()
         reasons = np.full(len(prompts), None, dtype=object)
         for row, prompt in enumerate(prompts):
-            key = hashlib.blake2b(normalise_prompt(prompt or "").encode("utf-8"), digest_size=16).digest()
+            if prompt is None:  # no user turn: nothing to compare (the structure filter drops such rows)
+                continue
+            key = hashlib.blake2b(normalise_prompt(prompt).encode("utf-8"), digest_size=16).digest()
             if key in self._seen:
                 reasons[row] = "duplicate_prompt"
             else:

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ..errors import ConfigError
 from ..messages import as_list_array, turn_positions
 from .base import Filter
 
@@ -56,6 +57,11 @@ class AssistantDisclaimerFilter(Filter):
     inputs: ClassVar[tuple[str, ...]] = ("messages",)
 
     phrases: tuple[str, ...] = DEFAULT_PHRASES
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.phrases or not all(p.strip() for p in self.phrases):
+            raise ConfigError("parameter 'phrases' must be a non-empty list of non-empty phrases")
 
     def drop_reasons(self, table: pa.Table) -> tuple[pa.Array, pa.Array | None]:
         lists = as_list_array(table.column("messages"))

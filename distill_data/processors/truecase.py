@@ -83,7 +83,12 @@ ABBREVIATIONS = frozenset(
     ]
 )
 # A cheap test (in polars) for turns that may need a change; others are never touched.
-_CANDIDATE = r"^\s*[\"'“‘(\[]*\p{Lowercase}|[.!?][\"'”’)\]]*\s+[\"'“‘(\[]*\p{Lowercase}|\bi\b"
+# Python's \s also matches the separators U+001C-U+001F, which the Rust regex \s does not: add them.
+_CANDIDATE = (
+    r"^[\s\x1c-\x1f]*[\"'“‘(\[]*\p{Lowercase}"
+    r"|[.!?][\"'”’)\]]*[\s\x1c-\x1f]+[\"'“‘(\[]*\p{Lowercase}"
+    r"|\bi\b"
+)
 
 
 def truecase(text: str, keep_words: frozenset[str] = frozenset()) -> str:

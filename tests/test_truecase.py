@@ -1,0 +1,218 @@
+"""Truecase: sentence-initial capitals and the pronoun "I", and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import contents, dialogues, roles
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distill_data.processors import StepStats, Truecase, truecase
+
+
+def run(table, processor=None):
+    processor = processor or Truecase()
+    stats = StepStats(processor.name)
+    processor.setup()
+    return processor.process(table, stats), stats
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello. how are you?", "Hello. How are you?"),
+        ("hello there", "Hello there"),
+        ("  leading spaces", "  Leading spaces"),
+        ('"quoted start', '"Quoted start'),
+        ("(parenthesised start)", "(Parenthesised start)"),
+        ("Wow! that works", "Wow! That works"),
+        ("Really? yes.", "Really? Yes."),
+        ("Done.\nnext line", "Done.\nNext line"),
+        ("Done.\n\n  next paragraph", "Done.\n\n  Next paragraph"),
+        ('He said "stop." then left', 'He said "stop." Then left'),
+        ("It ended (really.) then", "It ended (really.) Then"),
+        ("Привет. как дела?", "Привет. Как дела?"),
+        # the pronoun
+        ("Yes, i think so", "Yes, I think so"),
+        ("Yes, i'm sure", "Yes, I'm sure"),
+        ("Yes, i've seen it", "Yes, I've seen it"),
+        ("Yes, i'd like that", "Yes, I'd like that"),
+        ("Yes, i'll go", "Yes, I'll go"),
+        ("Yes, i’m sure", "Yes, I’m sure"),
+        ("Yes, i’ve seen it", "Yes, I’ve seen it"),
+        ("Yes, i’d like that", "Yes, I’d like that"),
+        ("Yes, i’ll go", "Yes, I’ll go"),
+        ("It was i.", "It was I."),
+        ("Could i? maybe", "Could I? Maybe"),
+        ("what do i do", "What do I do"),
+        # several rules in one turn
+        ("i think so. i'm sure! and you?", "I think so. I'm sure! And you?"),
+    ],
+)
+def test_capitalises(text, expected):
+    assert truecase(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # code
+        "```\nfoo. bar\ni = 1\n```",
+        "Example:\n```python\nx = 1. y = 2\nfor i in range(3): pass\n```\nDone.",
+        "Unclosed fence:\n```\nfoo. bar i",
+        "Run `ls. foo` and `i` here",
+        # URLs and e-mail addresses
+        "https://example.com is a site",
+        "www.example.com is a site",
+        "Open https://example.com/i now",
+        "ftp://files.example.com/i is the path",
+        "Write to me. bob@example.com works",
+        "bob.smith@example.com is my address",
+        # file names and dotted identifiers
+        "setup.py holds the config",
+        "Look. os.path.join is useful",
+        "Look. __init__.py is special",
+        # numbers
+        "It costs 3.5 dollars",
+        "Version 1.2.3 is out",
+        # abbreviations
+        "Fruits, e.g. apples",
+        "That is, i.e. this",
+        "Apples, pears, etc. are fruit",
+        "Cats vs. dogs",
+        "Call Dr. smith today",
+        "Some fruit (e.g. apples) are red",
+        "Fruits, E.G. apples",
+        "Meet at 5 p.m. tomorrow",
+        "The U.S. economy",
+        "i.e. this",
+        # words lowercase by design
+        "iPhone sales rose",
+        "Buy one. iPhone sales rose",
+        "Sold. eBay listings",
+        "Measure it. pH matters",
+        # ellipsis
+        "Wait... what",
+        "Wait.. what",
+        # not the pronoun
+        "Use i++ here",
+        "Read a[i] now",
+        "The i-th element",
+        "Item (i) first",
+        "Variable $i here",
+        "It is in the bin",
+        # a letter whose uppercase is longer is left alone
+        "Ja. ßig",
+        # already correct
+        "Already Fine. Nothing to do!",
+        "",
+        "   ",
+    ],
+)
+def test_leaves_alone(text):
+    assert truecase(text) == text
+
+
+def test_url_unchanged_but_next_sentence_capitalised():
+    assert truecase("See https://example.com/a. then go") == "See https://example.com/a. Then go"
+
+
+def test_file_name_ending_a_sentence():
+    assert truecase("Edit config.yaml. it works") == "Edit config.yaml. It works"
+
+
+def test_eszett_keeps_length():
+    text = "Ok. ßtraße"
+    result = truecase(text)
+    assert len(result) == len(text)
+    assert result == text
+
+
+def test_keep_words():
+    text = "npm install. npm works"
+    assert truecase(text) == "Npm install. Npm works"
+    assert truecase(text, frozenset({"npm"})) == text
+    # a word is compared without trailing punctuation
+    assert truecase("npm, yarn. npm!", frozenset({"npm"})) == "npm, yarn. npm!"
+
+
+def test_processor_keep_words():
+    table = dialogues(["npm install. npm works", "ok. fine"])
+    out, stats = run(table, Truecase(keep_words=("npm",)))
+    assert contents(out) == [["npm install. npm works", "Ok. Fine"]]
+    assert stats.counters["turns_changed"] == 1
+
+
+def test_processor_counts_changed_turns():
+    table = dialogues(
+        ["hello. there", "Fine.", "what do i do", "Nothing."],
+        [("system", "be brief"), ("user", "Hi"), ("assistant", "Hello")],
+        ["Already. Fine", "yes"],
+        ids=["a", "b", "c"],
+    )
+    out, stats = run(table)
+    assert contents(out) == [
+        ["Hello. There", "Fine.", "What do I do", "Nothing."],
+        ["Be brief", "Hi", "Hello"],
+        ["Already. Fine", "Yes"],
+    ]
+    assert stats.counters["turns_changed"] == 4
+    assert roles(out) == roles(table)
+    assert out.column("id").to_pylist() == ["a", "b", "c"]
+
+
+def test_processor_nothing_to_change():
+    table = dialogues(["Hello.", "Hi there, I am fine."])
+    out, stats = run(table)
+    assert contents(out) == contents(table)
+    assert stats.counters["turns_changed"] == 0
+
+
+def test_processor_sliced_table():
+    table = dialogues(["hello", "x"], ["one. two", "i am"], ["three", "Four"]).slice(1)
+    out, stats = run(table)
+    assert contents(out) == [["One. Two", "I am"], ["Three", "Four"]]
+    assert stats.counters["turns_changed"] == 3
+
+
+_TRICKY = st.text(
+    alphabet=st.sampled_from(list("iIaAbzß.!?'’\"“”()[]`:/@…ıİǆ \n\t,;-_.$")),
+    max_size=40,
+)
+_SAFE_CHARS = st.characters(blacklist_categories=("Cs",))
+_TEXT = st.one_of(_TRICKY, st.text(_SAFE_CHARS, max_size=40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_TRICKY, st.text(max_size=40)))
+def test_only_letter_case_changes(text):
+    result = truecase(text)
+    assert len(result) == len(text)
+    for before, after in zip(text, result, strict=True):
+        assert after == before or after == before.upper()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_TRICKY, st.text(max_size=40)))
+def test_idempotent(text):
+    once = truecase(text)
+    assert truecase(once) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_TEXT, min_size=1, max_size=4), min_size=1, max_size=4))
+def test_batch_path_equals_truecase(convs):
+    """process() only rewrites turns its pre-filter flags; that must never change the result."""
+    out, stats = run(dialogues(*convs))
+    expected = [[truecase(s) for s in conv] for conv in convs]
+    assert contents(out) == expected
+    changed = sum(a != b for conv, exp in zip(convs, expected, strict=True) for a, b in zip(conv, exp, strict=True))
+    assert stats.counters["turns_changed"] == changed
+
+
+@pytest.mark.parametrize("text", ["\x1fa", "Ok.\x1cthen", "Ok.\x1d\x1ethen"])
+def test_batch_path_agrees_on_ascii_separators(text):
+    # Python's \s matches U+001C-U+001F and the polars pre-filter must not skip such turns.
+    table = dialogues([text, "fine."])
+    out = Truecase().process(table, StepStats("truecase"))
+    assert contents(out)[0][0] == truecase(text) != text
