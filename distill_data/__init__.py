@@ -1,11 +1,11 @@
 """distill-data: build Zephyr-style SFT and DPO datasets from teacher-generated data."""
 
+from .build import BuildResult, build
 from .errors import ConfigError, ContractError, DistillDataError, InputError, OutputError
 from .pipeline import Pipeline
 from .recipes import Recipe, load_recipe, ultrachat_recipe
 from .sources import UltraChatSource
 from .splits import SplitConfig
-from .ultrachat import BuildResult, build_ultrachat
 
 __all__ = [
     "BuildResult",
@@ -18,7 +18,7 @@ __all__ = [
     "Recipe",
     "SplitConfig",
     "UltraChatSource",
-    "build_ultrachat",
+    "build",
     "load_recipe",
     "ultrachat_recipe",
 ]

@@ -15,10 +15,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from .build import BuildResult, build
 from .errors import ConfigError, DistillDataError
 from .recipes import Recipe, load_recipe, ultrachat_recipe
 from .splits import SplitConfig, parse_test_size
-from .ultrachat import BuildResult, build_ultrachat
 
 console = Console(stderr=True)
 # Summaries go to stdout; a pipe or a file gets a readable width instead of 80 columns.
@@ -177,7 +177,7 @@ def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any
 
 
 def _build(recipe: Recipe, *, output: Path, overwrite: bool, on_error: str, batch_size: int, progress: bool) -> None:
-    result = build_ultrachat(
+    result = build(
         recipe,
         output,
         overwrite=overwrite,

@@ -71,8 +71,23 @@ def _smallest(values: np.ndarray, count: int) -> np.ndarray:
     return values <= threshold
 
 
-def assign(prompt_ids: pa.Array | list[str | None], config: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Masks ``(selected, test)`` over the rows; train is ``selected & ~test``."""
+@dataclass
+class Assignment:
+    """Row masks: ``selected`` (after ``max_samples``), ``test``, and ``test_half``: the half of the test rows
+    with the smallest split keys (the published preference datasets give their sft/gen test splits half
+    the rows of the prefs test split)."""
+
+    selected: np.ndarray
+    test: np.ndarray
+    test_half: np.ndarray
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.selected & ~self.test
+
+
+def assign(prompt_ids: pa.Array | list[str | None], config: SplitConfig) -> Assignment:
+    """Assign every row; the result depends only on the prompt ids and the seed, never on row order."""
     n = len(prompt_ids)
     selected = np.ones(n, dtype=bool)
     if config.max_samples is not None and n > config.max_samples:
@@ -85,7 +100,9 @@ def assign(prompt_ids: pa.Array | list[str | None], config: SplitConfig) -> tupl
         n_test = config.test_size
         if n_selected and n_test >= n_selected:
             raise ConfigError(f"test_size {n_test} leaves no training rows: only {n_selected} dialogues remain")
-    split_keys = keys(prompt_ids, config.seed, "split")
+    split_keys = keys(prompt_ids, config.seed, "split")[chosen]
     test = np.zeros(n, dtype=bool)
-    test[chosen] = _smallest(split_keys[chosen], n_test)
-    return selected, test
+    test[chosen] = _smallest(split_keys, n_test)
+    test_half = np.zeros(n, dtype=bool)
+    test_half[chosen] = _smallest(split_keys, n_test // 2) & test[chosen]
+    return Assignment(selected, test, test_half)

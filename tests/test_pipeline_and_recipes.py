@@ -120,19 +120,19 @@ def test_split_assignment_depends_only_on_seed_and_prompt_id() -> None:
     shuffled = ids.copy()
     random.Random(0).shuffle(shuffled)
     config = SplitConfig(test_size=0.2, seed=5)
-    _, test = assign(ids, config)
-    _, test_shuffled = assign(shuffled, config)
+    test = assign(ids, config).test
+    test_shuffled = assign(shuffled, config).test
     assert test.sum() == 200
     assert {i for i, t in zip(ids, test, strict=True) if t} == {
         i for i, t in zip(shuffled, test_shuffled, strict=True) if t
     }
-    _, other_seed = assign(ids, SplitConfig(test_size=0.2, seed=6))
+    other_seed = assign(ids, SplitConfig(test_size=0.2, seed=6)).test
     assert not np.array_equal(test, other_seed)
 
 
 def test_duplicated_prompt_ids_stay_on_one_side() -> None:
     ids = [f"p{i % 50}" for i in range(500)]
-    _, test = assign(ids, SplitConfig(test_size=0.3, seed=1))
+    test = assign(ids, SplitConfig(test_size=0.3, seed=1)).test
     sides: dict[str, set[bool]] = {}
     for prompt_id, is_test in zip(ids, test, strict=True):
         sides.setdefault(prompt_id, set()).add(bool(is_test))
@@ -141,8 +141,11 @@ def test_duplicated_prompt_ids_stay_on_one_side() -> None:
 
 def test_max_samples_selects_exactly_and_test_count() -> None:
     ids = [f"id-{i}" for i in range(1000)]
-    selected, test = assign(ids, SplitConfig(test_size=25, max_samples=300, seed=42))
+    result = assign(ids, SplitConfig(test_size=25, max_samples=300, seed=42))
+    selected, test = result.selected, result.test
     assert selected.sum() == 300 and test.sum() == 25 and not (test & ~selected).any()
+    assert result.test_half.sum() == 12 and not (result.test_half & ~test).any()
+    assert (result.train | test).sum() == 300 and not (result.train & test).any()
     with pytest.raises(ConfigError, match="leaves no training rows"):
         assign(ids, SplitConfig(test_size=300, max_samples=300))
 

@@ -1,0 +1,160 @@
+"""Build a dataset from a recipe: source -> pipeline -> spill -> splits -> Parquet -> card and provenance.
+
+Everything happens inside a staging folder that replaces ``output`` only when all of it succeeded. What
+differs between kinds of data (the source, the output columns, the splits, the card) is a
+:class:`DatasetKind`; the flow is the same for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+from huggingface_hub import DatasetCard
+from rich.console import Console
+
+from . import splits as splitting
+from .errors import ContractError, InputError
+from .messages import truncate_after_last_user
+from .provenance import package_versions, write_provenance
+from .recipes import Recipe
+from .sinks import ParquetSink, check_output, staging
+from .sources import RowSource
+
+Side = Literal["train", "test", "test_half"]
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """What one kind of dataset needs beyond the common flow."""
+
+    name: str
+    make_source: Callable[[Recipe, str, int], RowSource]
+    schema: Callable[[], pa.Schema]
+    # split name -> (which rows, whether `messages` is cut after the last user turn)
+    splits: dict[str, tuple[Side, bool]]
+    card: Callable[[dict[str, Any], Recipe], DatasetCard]
+
+
+@dataclass
+class BuildResult:
+    """What a run produced: where, how many rows per split, and the per-step statistics."""
+
+    output: Path
+    splits: dict[str, int]
+    steps: list[dict[str, Any]]
+    rows_read: int
+    rejected: int
+
+
+def build(
+    recipe: Recipe,
+    output: str | Path,
+    *,
+    overwrite: bool = False,
+    on_error: str = "fail",
+    batch_size: int = 10_000,
+    progress: bool = True,
+    console: Console | None = None,
+) -> BuildResult:
+    """Run ``recipe`` over its inputs and write ``output``; nothing is written if anything fails."""
+    from .kinds import kind_of_recipe
+
+    kind = kind_of_recipe(recipe)
+    output = Path(output)
+    schema = kind.schema()
+    source = kind.make_source(recipe, on_error, batch_size)
+    pipeline = recipe.pipeline()
+    missing = [c for c in schema.names if c not in pipeline.check(source.columns)]
+    if missing:
+        raise ContractError(f"no step of the recipe writes the output column(s) {', '.join(missing)}")
+    check_output(output, overwrite)
+
+    with staging(output, overwrite) as stage:
+        spill_path = stage / ".spill.arrow"
+        rejects_path = stage / "rejects.jsonl"
+        with rejects_path.open("w", encoding="utf-8") as rejects:
+            source.rejects = rejects
+            with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, schema) as spill:
+                batches = pipeline.run(
+                    source.batches(), total_rows=source.estimate_rows(), progress=progress, console=console
+                )
+                for batch in batches:
+                    spill.write_table(batch.select(schema.names).cast(schema))
+        if source.rejected == 0:
+            rejects_path.unlink()
+        if source.rows_read == 0:
+            raise InputError(f"no valid rows in the input ({source.rejected} set aside, see rejects.jsonl)")
+
+        counts = write_splits(spill_path, stage / "data", schema, kind.splits, recipe.split)
+        spill_path.unlink()
+        if recipe.format == "arrow":
+            save_to_disk(stage, list(kind.splits))
+        record = {
+            "command": recipe.kind,
+            "recipe": recipe.to_dict(),
+            "inputs": source.describe(),
+            "on_error": on_error,
+            "rows_read": source.rows_read,
+            "rejected": source.rejected,
+            "steps": pipeline.stats_dicts(),
+            "split": recipe.split.to_dict(),
+            "splits": counts,
+            "columns": schema.names,
+            "packages": package_versions(),
+        }
+        write_provenance(stage / "provenance.json", record)
+        kind.card(record, recipe).save(stage / "README.md")
+    return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)
+
+
+def write_splits(
+    spill_path: Path,
+    data_dir: Path,
+    schema: pa.Schema,
+    layout: dict[str, tuple[Side, bool]],
+    config: splitting.SplitConfig,
+) -> dict[str, int]:
+    """Assign each spilled row to its splits and stream it into one Parquet file per split."""
+    with pa.memory_map(str(spill_path)) as mapped:
+        reader = pa.ipc.open_file(mapped)
+        prompt_ids = reader.read_all().column("prompt_id").combine_chunks()
+        assignment = splitting.assign(prompt_ids, config)
+        masks: dict[Side, np.ndarray] = {
+            "train": assignment.train,
+            "test": assignment.test,
+            "test_half": assignment.test_half,
+        }
+        sinks = {name: ParquetSink(data_dir / f"{name}-00000-of-00001.parquet", schema) for name in layout}
+        start = 0
+        messages_index = schema.get_field_index("messages")
+        for index in range(reader.num_record_batches):
+            batch = pa.Table.from_batches([reader.get_batch(index)])
+            rows = slice(start, start + len(batch))
+            start += len(batch)
+            for name, (side, gen) in layout.items():
+                part = batch.filter(pa.array(masks[side][rows]))
+                if gen:
+                    part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
+                sinks[name].write(part)
+        for sink in sinks.values():
+            sink.close()
+            if sink.rows == 0:  # `datasets` cannot load an empty split: leave it out (the card lists none)
+                sink.path.unlink()
+    return {name: sink.rows for name, sink in sinks.items()}
+
+
+def save_to_disk(stage: Path, split_names: list[str]) -> None:
+    """Also write a ``DatasetDict.save_to_disk`` folder at ``arrow/`` from the Parquet splits."""
+    import pyarrow.parquet as pq
+    from datasets import Dataset, DatasetDict
+    from datasets.table import InMemoryTable
+
+    files = {path.name.split("-")[0]: path for path in (stage / "data").glob("*.parquet")}
+    # The Parquet schema carries the `datasets` features, so the loaded tables need no cast.
+    splits = {name: Dataset(InMemoryTable(pq.read_table(files[name]))) for name in split_names if name in files}
+    DatasetDict(splits).save_to_disk(str(stage / "arrow"))

@@ -1,0 +1,20 @@
+"""The kinds of dataset a recipe can build, by the recipe's ``kind``."""
+
+from __future__ import annotations
+
+from .build import DatasetKind
+from .errors import ConfigError
+from .recipes import Recipe
+
+
+def kinds() -> dict[str, DatasetKind]:
+    from .ultrachat import ULTRACHAT
+
+    return {kind.name: kind for kind in (ULTRACHAT,)}
+
+
+def kind_of_recipe(recipe: Recipe) -> DatasetKind:
+    try:
+        return kinds()[recipe.kind]
+    except KeyError:
+        raise ConfigError(f"no dataset kind named {recipe.kind!r}") from None
