@@ -6,9 +6,23 @@ viewer both find the splits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
+
+
+@dataclass(frozen=True)
+class CardText:
+    """What differs between kinds of dataset in their cards."""
+
+    title: str
+    summary: str
+    tags: tuple[str, ...]
+    columns: tuple[str, ...]
+    splits_note: str
+    languages: tuple[str, ...] = ()
+    notes: str = ""
 
 
 def split_configs(splits: list[str]) -> list[dict[str, Any]]:
@@ -20,17 +34,16 @@ def split_configs(splits: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def sft_card(provenance: dict[str, Any], languages: list[str]) -> DatasetCard:
-    """A minimal card for an SFT dataset: YAML metadata, what was done, split sizes and how to load it."""
+def dataset_card(provenance: dict[str, Any], text: CardText) -> DatasetCard:
+    """A minimal card: YAML metadata, what was done step by step, split sizes, columns and how to load it."""
     splits: dict[str, int] = provenance["splits"]
-    total = max(splits.values(), default=0)
     data = DatasetCardData(
         license="mit",
-        language=languages or None,
+        language=list(text.languages) or None,
         task_categories=["text-generation"],
-        tags=["synthetic", "sft", "distill-data"],
-        size_categories=[_size_category(total)],
-        pretty_name="UltraChat SFT (distill-data)",
+        tags=["synthetic", *text.tags, "distill-data"],
+        size_categories=[_size_category(max(splits.values(), default=0))],
+        pretty_name=text.title,
         configs=split_configs([name for name, rows in splits.items() if rows]),
     )
     steps = "\n".join(
@@ -39,11 +52,11 @@ def sft_card(provenance: dict[str, Any], languages: list[str]) -> DatasetCard:
         for i, s in enumerate(provenance["steps"], start=1)
     )
     split_rows = "\n".join(f"| {name} | {rows:,} |" for name, rows in splits.items())
+    columns = "\n".join(f"- {column}" for column in text.columns)
     body = f"""
-# UltraChat SFT dataset
+# {text.title}
 
-Multi-turn dialogues in the `messages` format, filtered the way HuggingFaceH4/ultrachat_200k was built
-for Zephyr-7B-beta, produced by distill-data from raw UltraChat rows.
+{text.summary}
 The full record of inputs (with checksums), parameters and counts is in `provenance.json`.
 
 ## Processing steps
@@ -58,16 +71,12 @@ The full record of inputs (with checksums), parameters and counts is in `provena
 |---|---|
 {split_rows}
 
-`*_sft` splits hold whole dialogues; `*_gen` splits hold the same dialogues cut after the last user turn,
-for generation. A dialogue goes to train or test by a seeded hash of its `prompt_id`
-(seed {provenance["split"]["seed"]}).
+{text.splits_note} Train and test are assigned by a seeded hash of `prompt_id` (seed {provenance["split"]["seed"]}).
 
 ## Columns
 
-- `prompt` (string): the first user turn
-- `prompt_id` (string): sha256 hex digest of `prompt`
-- `messages` (list of {{content, role}}): the dialogue, roles alternating user/assistant
-
+{columns}
+{text.notes}
 ## Load
 
 ```python
@@ -79,12 +88,7 @@ ds = load_dataset("path/to/this/folder")
 
 
 def _size_category(rows: int) -> str:
-    for limit, label in (
-        (1_000, "n<1K"),
-        (10_000, "1K<n<10K"),
-        (100_000, "10K<n<100K"),
-        (1_000_000, "100K<n<1M"),
-    ):
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
         if rows < limit:
             return label
     return "1M<n<10M"

@@ -19,6 +19,7 @@ from .build import BuildResult, build
 from .errors import ConfigError, DistillDataError
 from .recipes import Recipe, load_recipe, ultrachat_recipe
 from .splits import SplitConfig, parse_test_size
+from .ultrafeedback import PRESETS, binarize_recipe
 
 console = Console(stderr=True)
 # Summaries go to stdout; a pipe or a file gets a readable width instead of 80 columns.
@@ -161,6 +162,72 @@ def ultrachat(
 
 
 @cli.command()
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    required=True,
+    help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub id such as openbmb/UltraFeedback.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    default="zephyr",
+    show_default=True,
+    help="zephyr: the paper's method; h4-2023: the published 2023 revision exactly; "
+    "argilla-clean: no ties, no TruthfulQA.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the rejected pick and the split.")
+@click.option(
+    "--ties",
+    type=click.Choice(["keep", "drop"]),
+    default="keep",
+    show_default=True,
+    help="Drop the pairs whose rejected score equals the chosen score.",
+)
+@click.option(
+    "--test-size",
+    type=TestSize(),
+    default=2000,
+    show_default=True,
+    help="Test pairs: a row count (2000) or a fraction (0.03).",
+)
+@click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N prompts.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["parquet", "arrow"]),
+    default="parquet",
+    show_default=True,
+    help="'arrow' also writes a DatasetDict.save_to_disk folder at OUTPUT/arrow.",
+)
+@_run_options
+@_reports_errors
+def binarize(
+    inputs: tuple[str, ...],
+    preset: str,
+    seed: int,
+    ties: str,
+    test_size: float | int,
+    max_samples: int | None,
+    format_: str,
+    **run: Any,
+) -> None:
+    """Build ultrafeedback_binarized-style preference pairs from raw UltraFeedback rows."""
+    recipe = binarize_recipe(
+        list(inputs),
+        preset=preset,
+        seed=seed,
+        ties=ties,
+        test_size=test_size,
+        max_samples=max_samples,
+        format=format_,
+    )
+    _build(recipe, **run)
+
+
+@cli.command()
 @click.argument("recipe_file", type=click.Path(path_type=Path))
 @click.option("--input", "-i", "inputs", multiple=True, help="Replace the recipe's inputs (repeatable).")
 @click.option("--seed", type=int, default=None, help="Replace the recipe's split seed.")
@@ -203,13 +270,29 @@ def print_summary(result: BuildResult) -> None:
         table.add_row(step["name"], f"{step['rows_in']:,}", f"{step['rows_out']:,}", dropped or "-", other or "-")
     out = summary_console
     out.print(table)
+    for step in result.steps:
+        tallies = step.get("tallies") or {}
+        if "chosen_model" in tallies or "rejected_model" in tallies:
+            out.print(_model_table(tallies))
     splits = ", ".join(f"{name} {rows:,}" for name, rows in result.splits.items())
     rejected = f"; {result.rejected:,} rows set aside in rejects.jsonl" if result.rejected else ""
     out.print(
-        f"read {result.rows_read:,} dialogues{rejected}; wrote {result.output}: {splits}",
+        f"read {result.rows_read:,} rows{rejected}; wrote {result.output}: {splits}",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _model_table(tallies: dict[str, dict[str, int]]) -> Table:
+    """How often each model's response was chosen and rejected."""
+    chosen, rejected = tallies.get("chosen_model", {}), tallies.get("rejected_model", {})
+    table = Table(title="models", title_justify="left")
+    table.add_column("model", no_wrap=True)
+    table.add_column("chosen", justify="right")
+    table.add_column("rejected", justify="right")
+    for model in sorted(set(chosen) | set(rejected), key=lambda m: (-chosen.get(m, 0), m)):
+        table.add_row(model, f"{chosen.get(model, 0):,}", f"{rejected.get(model, 0):,}")
+    return table
 
 
 def main() -> None:

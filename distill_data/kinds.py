@@ -9,8 +9,9 @@ from .recipes import Recipe
 
 def kinds() -> dict[str, DatasetKind]:
     from .ultrachat import ULTRACHAT
+    from .ultrafeedback import ULTRAFEEDBACK
 
-    return {kind.name: kind for kind in (ULTRACHAT,)}
+    return {kind.name: kind for kind in (ULTRACHAT, ULTRAFEEDBACK)}
 
 
 def kind_of_recipe(recipe: Recipe) -> DatasetKind:

@@ -26,7 +26,7 @@ from .processors import (
 )
 from .splits import SplitConfig
 
-KINDS = ("ultrachat",)
+KINDS = ("ultrachat", "ultrafeedback")
 FORMATS = ("parquet", "arrow")
 _KEYS = ("kind", "inputs", "steps", "split", "format")
 

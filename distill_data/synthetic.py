@@ -155,3 +155,74 @@ def ultrachat_rows(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
         elif roll < 0.07:
             turns = turns[:1]
         yield {"id": str(i), "data": turns}
+
+
+UF_SOURCES = ["evol_instruct", "sharegpt", "ultrachat", "flan_v2_niv2", "flan_v2_cot", "false_qa", "truthful_qa"]
+UF_MODELS = [
+    "gpt-4",
+    "gpt-3.5-turbo",
+    "llama-2-70b-chat",
+    "wizardlm-13b",
+    "vicuna-33b",
+    "alpaca-7b",
+    "pythia-12b",
+    "starchat",
+    "falcon-40b-instruct",
+    "mpt-30b-chat",
+    "ultralm-65b",
+    "bard",
+]
+UF_ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
+
+
+def _uf_annotations(rng: random.Random, quality: float) -> dict[str, Any]:
+    annotations = {}
+    for aspect in UF_ASPECTS:
+        rating = "N/A" if rng.random() < 0.03 else str(min(5, max(1, round(quality + rng.gauss(0, 0.8)))))
+        entry: dict[str, Any] = {"Rating": rating, "Rationale": f"The {aspect.replace('_', ' ')} is adequate."}
+        if aspect in ("helpfulness", "truthfulness"):
+            entry["Type"] = ["1", "2"] if aspect == "helpfulness" else ["0"]
+            entry["Rationale For Rating"] = "Accurate and informative."
+        annotations[aspect] = entry
+    return annotations
+
+
+def ultrafeedback_rows(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
+    """``n`` raw openbmb/UltraFeedback rows; the same ``(n, seed)`` always gives the same rows.
+
+    Mostly four completions with aspect ratings "1".."5" (3% "N/A"), many tied scores, an ``overall_score``
+    from 1 to 10, a TruthfulQA share, and a few rows with fewer completions or an empty response.
+    """
+    rng = random.Random(seed)
+    for i in range(n):
+        topic = rng.choice(TOPICS)
+        source = rng.choice(UF_SOURCES)
+        instruction = rng.choice(OPENERS).format(topic=topic, group=rng.choice(GROUPS)) + f" (#{i})"
+        count = 4 if rng.random() > 0.03 else rng.randint(1, 3)
+        models = rng.sample(UF_MODELS, count)
+        completions = []
+        for model in models:
+            quality = rng.uniform(1, 5)
+            annotations = _uf_annotations(rng, quality)
+            ratings = [int(a["Rating"]) for a in annotations.values() if a["Rating"] != "N/A"]
+            response = "" if rng.random() < 0.01 else _reply(rng, topic)
+            completions.append(
+                {
+                    "model": model,
+                    "principle": rng.choice(["helpfulness", "honesty", "truthfulness", "verbalized_calibration"]),
+                    "custom_system_prompt": "You are a helpful assistant.",
+                    "response": response,
+                    "annotations": annotations,
+                    "critique": "The answer is clear but could be more specific.",
+                    "overall_score": rng.choice([round(quality * 2, 1), float(round(quality * 2)), 10.0]),
+                    "fine-grained_score": round(sum(ratings) / len(ratings), 2) if ratings else "N/A",
+                }
+            )
+        yield {
+            "source": source,
+            "instruction": instruction,
+            "models": models,
+            "completions": completions,
+            "correct_answers": ["None"],
+            "incorrect_answers": ["None"],
+        }

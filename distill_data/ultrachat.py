@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .build import DatasetKind
-from .cards import sft_card
+from .cards import CardText, dataset_card
 from .processors import LanguageFilter
 from .recipes import Recipe
 from .sources import UltraChatSource
@@ -42,5 +42,25 @@ ULTRACHAT = DatasetKind(
         "train_gen": ("train", True),
         "test_gen": ("test", True),
     },
-    card=lambda record, recipe: sft_card(record, _languages(recipe)),
+    card=lambda record, recipe: dataset_card(
+        record,
+        CardText(
+            title="UltraChat SFT (distill-data)",
+            summary=(
+                "Multi-turn dialogues in the `messages` format, filtered the way HuggingFaceH4/ultrachat_200k was\n"
+                "built for Zephyr-7B-beta, produced by distill-data from raw UltraChat rows."
+            ),
+            tags=("sft",),
+            columns=(
+                "`prompt` (string): the first user turn",
+                "`prompt_id` (string): sha256 hex digest of `prompt`",
+                "`messages` (list of {content, role}): the dialogue, roles alternating user/assistant",
+            ),
+            splits_note=(
+                "`*_sft` splits hold whole dialogues; `*_gen` splits hold the same dialogues cut after the last\n"
+                "user turn, for generation."
+            ),
+            languages=tuple(_languages(recipe)),
+        ),
+    ),
 )

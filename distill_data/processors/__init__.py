@@ -1,23 +1,27 @@
 """Processors: one small, typed step per module. See :mod:`distill_data.processors.base` for the contract."""
 
 from .base import Filter, Processor, StepStats, processor_from_dict, registered_processors
+from .binarize import Binarize
 from .dedup import Dedup, normalise_prompt
 from .disclaimer import DEFAULT_PHRASES, AssistantDisclaimerFilter
 from .fix_text import FixText
 from .language import LanguageFilter, detect_language
 from .prompt_id import PromptId, prompt_id
+from .source_filter import SourceFilter
 from .structure import StructureFilter
 from .truecase import Truecase, truecase
 
 __all__ = [
     "DEFAULT_PHRASES",
     "AssistantDisclaimerFilter",
+    "Binarize",
     "Dedup",
     "Filter",
     "FixText",
     "LanguageFilter",
     "Processor",
     "PromptId",
+    "SourceFilter",
     "StepStats",
     "StructureFilter",
     "Truecase",

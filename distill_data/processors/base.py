@@ -39,9 +39,16 @@ class StepStats:
     dropped: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    tallies: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def count(self, counter: str, n: int) -> None:
         self.counters[counter] = self.counters.get(counter, 0) + int(n)
+
+    def tally(self, name: str, values: pa.Array) -> None:
+        """Count how often each value occurs (for example which model was chosen), summed over batches."""
+        counts = self.tallies.setdefault(name, {})
+        for entry in pc.value_counts(values.drop_null()).to_pylist():
+            counts[entry["values"]] = counts.get(entry["values"], 0) + entry["counts"]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,0 +1,107 @@
+"""Raw openbmb/UltraFeedback rows to Arrow batches: the prompt, its source and the rated completions.
+
+Ratings ("1".."5" or "N/A") become float64 or null; everything else of the raw row that binarization does not
+need (rationales, critiques, principles) is left behind.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyarrow as pa
+
+from .rows import FieldProblem, RowSource, kind_of
+
+ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
+COMPLETION_TYPE = pa.struct(
+    [("model", pa.string()), ("response", pa.string())]
+    + [(aspect, pa.float64()) for aspect in ASPECTS]
+    + [("overall_score", pa.float64())]
+)
+SCHEMA = pa.schema([("prompt", pa.string()), ("source", pa.string()), ("completions", pa.list_(COMPLETION_TYPE))])
+_RATINGS = {str(i): float(i) for i in range(1, 6)}
+
+
+def _rating(value: Any, field: str) -> float | None:
+    if value == "N/A":
+        return None
+    if isinstance(value, str) and value in _RATINGS:
+        return _RATINGS[value]
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+        return float(value)
+    raise FieldProblem(field, f'rating must be "1".."5" or "N/A", got {value!r}')
+
+
+def _score(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise FieldProblem(field, f"expected a number, got {value!r}")
+
+
+def _string(container: dict[str, Any], key: str, field: str) -> str:
+    if key not in container:
+        raise FieldProblem(field, "missing")
+    value = container[key]
+    if not isinstance(value, str):
+        raise FieldProblem(field, f"expected a string, got {kind_of(value)}")
+    return value
+
+
+def convert_row(value: Any, require_overall_score: bool = False) -> dict[str, Any]:
+    """One raw UltraFeedback row to ``{"prompt", "source", "completions"}``, or :class:`FieldProblem`."""
+    if not isinstance(value, dict):
+        raise FieldProblem("(row)", f"expected a JSON object, got {kind_of(value)}")
+    prompt = _string(value, "instruction", "instruction")
+    source = value.get("source")
+    if source is not None and not isinstance(source, str):
+        raise FieldProblem("source", f"expected a string, got {kind_of(source)}")
+    if "completions" not in value:
+        raise FieldProblem("completions", "missing")
+    raw_completions = value["completions"]
+    if not isinstance(raw_completions, list):
+        raise FieldProblem("completions", f"expected a list, got {kind_of(raw_completions)}")
+    completions = []
+    for i, completion in enumerate(raw_completions):
+        where = f"completions[{i}]"
+        if not isinstance(completion, dict):
+            raise FieldProblem(where, f"expected an object, got {kind_of(completion)}")
+        annotations = completion.get("annotations")
+        if not isinstance(annotations, dict):
+            problem = "missing" if annotations is None else f"expected an object, got {kind_of(annotations)}"
+            raise FieldProblem(f"{where}.annotations", problem)
+        converted = {
+            "model": _string(completion, "model", f"{where}.model"),
+            "response": _string(completion, "response", f"{where}.response"),
+        }
+        for aspect in ASPECTS:
+            annotation = annotations.get(aspect)
+            if not isinstance(annotation, dict):
+                problem = "missing" if annotation is None else f"expected an object, got {kind_of(annotation)}"
+                raise FieldProblem(f"{where}.annotations.{aspect}", problem)
+            if "Rating" not in annotation:
+                raise FieldProblem(f"{where}.annotations.{aspect}.Rating", "missing")
+            converted[aspect] = _rating(annotation["Rating"], f"{where}.annotations.{aspect}.Rating")
+        converted["overall_score"] = _score(completion.get("overall_score"), f"{where}.overall_score")
+        if require_overall_score and converted["overall_score"] is None:
+            raise FieldProblem(f"{where}.overall_score", "missing (the h4-2023 preset scores by overall_score)")
+        completions.append(converted)
+    return {"prompt": prompt, "source": source, "completions": completions}
+
+
+class UltraFeedbackSource(RowSource):
+    """Raw UltraFeedback rows from files, globs, folders or Hub ids (``openbmb/UltraFeedback``)."""
+
+    def __init__(
+        self,
+        inputs: list[str],
+        on_error: str = "fail",
+        batch_size: int = 10_000,
+        require_overall_score: bool = False,
+    ) -> None:
+        def convert(value: Any) -> dict[str, Any]:
+            return convert_row(value, require_overall_score)
+
+        super().__init__(list(inputs), convert, SCHEMA, on_error=on_error, batch_size=batch_size)

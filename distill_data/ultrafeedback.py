@@ -1,0 +1,134 @@
+"""The UltraFeedback kind: raw rated completions in, ultrafeedback_binarized-style preference pairs out.
+
+Presets are recipes: ``zephyr`` (the Zephyr paper's method, the default), ``h4-2023`` (the exact published
+HuggingFaceH4/ultrafeedback_binarized revision, defects included) and ``argilla-clean`` (no ties, no
+TruthfulQA prompts). See :mod:`distill_data.processors.binarize` for the methods.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from .build import DatasetKind
+from .cards import CardText, dataset_card
+from .errors import ConfigError
+from .processors import Binarize, Processor, SourceFilter
+from .recipes import Recipe
+from .sources.ultrafeedback import UltraFeedbackSource
+from .splits import SplitConfig
+
+PRESETS = ("zephyr", "h4-2023", "argilla-clean")
+PRESET_NOTES = {
+    "zephyr": "score = mean of the four aspect ratings; rejected = a seeded uniform pick among the other "
+    "eligible completions (the Zephyr paper's method).",
+    "h4-2023": "reproduces the HuggingFaceH4/ultrafeedback_binarized revision that trained Zephyr-7B-beta: "
+    "score = overall_score (the critique score, which disagrees with the fine-grained ratings on many rows); "
+    "ties kept; rejected drawn with random.choice re-seeded before every row, so it depends on the position "
+    "only.",
+    "argilla-clean": "score = mean rating; rejected among strictly lower-scored completions (no ties); "
+    "TruthfulQA prompts removed (benchmark contamination).",
+}
+
+
+def binarize_steps(preset: str = "zephyr", *, seed: int = 42, ties: str = "keep") -> list[Processor]:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    steps: list[Processor] = []
+    if preset == "argilla-clean":
+        steps.append(SourceFilter(exclude=("truthful_qa",)))
+    steps.append(Binarize(method=preset, ties=ties, seed=seed))
+    return steps
+
+
+def binarize_recipe(
+    inputs: list[str],
+    *,
+    preset: str = "zephyr",
+    seed: int = 42,
+    ties: str = "keep",
+    test_size: float | int = 2000,
+    max_samples: int | None = None,
+    format: str = "parquet",
+) -> Recipe:
+    """The binarization recipe for a preset; the same seed drives the rejected pick and the split."""
+    return Recipe(
+        "ultrafeedback",
+        list(inputs),
+        binarize_steps(preset, seed=seed, ties=ties),
+        SplitConfig(test_size=test_size, max_samples=max_samples, seed=seed),
+        format,
+    )
+
+
+def output_schema() -> pa.Schema:
+    """Columns as published, plus the chosen and rejected model names, with `datasets` features metadata."""
+    from datasets import Features, List, Value
+
+    messages = List({"content": Value("string"), "role": Value("string")})
+    features = Features(
+        {
+            "prompt": Value("string"),
+            "prompt_id": Value("string"),
+            "chosen": messages,
+            "rejected": messages,
+            "messages": messages,
+            "score_chosen": Value("float64"),
+            "score_rejected": Value("float64"),
+            "chosen_model": Value("string"),
+            "rejected_model": Value("string"),
+        }
+    )
+    return features.arrow_schema
+
+
+def _methods(recipe: Recipe) -> list[str]:
+    return [step.method for step in recipe.steps if isinstance(step, Binarize)]
+
+
+def _source(recipe: Recipe, on_error: str, batch_size: int) -> UltraFeedbackSource:
+    return UltraFeedbackSource(recipe.inputs, on_error, batch_size, require_overall_score="h4-2023" in _methods(recipe))
+
+
+def _card(record: dict, recipe: Recipe):
+    methods = _methods(recipe)
+    notes = "".join(f"\n## Method: `{m}`\n\n{PRESET_NOTES[m]}\n" for m in methods)
+    return dataset_card(
+        record,
+        CardText(
+            title="UltraFeedback binarized (distill-data)",
+            summary=(
+                "Preference pairs (chosen, rejected) built from raw openbmb/UltraFeedback rows the way\n"
+                "HuggingFaceH4/ultrafeedback_binarized was built for Zephyr-7B-beta's DPO, by distill-data."
+            ),
+            tags=("dpo",),
+            columns=(
+                "`prompt` (string), `prompt_id` (string): the instruction and the sha256 hex digest of it",
+                "`chosen`, `rejected` (list of {content, role}): the user prompt, then the assistant response",
+                "`messages` (list of {content, role}): the same as `chosen`",
+                "`score_chosen`, `score_rejected` (float64): the scores the method compared",
+                "`chosen_model`, `rejected_model` (string): the models that wrote the two responses",
+            ),
+            splits_note=(
+                "`*_prefs` splits hold the pairs; `train_sft` holds the train pairs and `test_sft` half of the\n"
+                "test pairs (as published); `*_gen` splits hold the same rows with `messages` cut to the prompt."
+            ),
+            languages=("en",),
+            notes=notes,
+        ),
+    )
+
+
+ULTRAFEEDBACK = DatasetKind(
+    name="ultrafeedback",
+    make_source=_source,
+    schema=output_schema,
+    splits={
+        "train_prefs": ("train", False),
+        "test_prefs": ("test", False),
+        "train_sft": ("train", False),
+        "test_sft": ("test_half", False),
+        "train_gen": ("train", True),
+        "test_gen": ("test_half", True),
+    },
+    card=_card,
+)
