@@ -1,6 +1,6 @@
 """distill-data: build Zephyr-style SFT and DPO datasets from teacher-generated data."""
 
-from .build import BuildResult, build
+from .builder import BuildResult, build
 from .errors import ConfigError, ContractError, DistillDataError, InputError, OutputError
 from .pipeline import Pipeline
 from .recipes import Recipe, load_recipe, ultrachat_recipe

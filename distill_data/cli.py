@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .build import BuildResult, build
+from .builder import BuildResult, build
 from .errors import ConfigError, DistillDataError
 from .recipes import Recipe, load_recipe, ultrachat_recipe
 from .splits import SplitConfig, parse_test_size

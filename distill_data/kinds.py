@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .build import DatasetKind
+from .builder import DatasetKind
 from .errors import ConfigError
 from .recipes import Recipe
 

@@ -46,6 +46,7 @@ class Pipeline:
                         f"step {number} ({step.name}) reads column '{column}', which neither the input "
                         f"({', '.join(source)}) nor an earlier step provides"
                     )
+            available = [c for c in available if c not in step.removes]
             available.extend(c for c in step.outputs if c not in available)
         return available
 

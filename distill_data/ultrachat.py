@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .build import DatasetKind
+from .builder import DatasetKind
 from .cards import CardText, dataset_card
 from .processors import LanguageFilter
 from .recipes import Recipe

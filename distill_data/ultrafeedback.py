@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .build import DatasetKind
+from .builder import DatasetKind
 from .cards import CardText, dataset_card
 from .errors import ConfigError
 from .processors import Binarize, Processor, SourceFilter

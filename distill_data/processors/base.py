@@ -56,11 +56,13 @@ class StepStats:
 
 @dataclass
 class Processor:
-    """Base class of every step. Subclasses are dataclasses and set ``name``, ``inputs``, ``outputs``."""
+    """Base class of every step. Subclasses are dataclasses and set ``name``, ``inputs``, ``outputs`` (and
+    ``removes``, the columns they consume and leave out of their output)."""
 
     name: ClassVar[str]
     inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
+    removes: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

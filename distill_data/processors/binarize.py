@@ -87,6 +87,8 @@ class Binarize(Processor):
         "rejected_model",
     )
 
+    removes: ClassVar[tuple[str, ...]] = ("completions",)
+
     method: Literal["zephyr", "argilla-clean", "h4-2023"] = "zephyr"
     ties: Literal["keep", "drop"] = "keep"
     seed: int = 42
@@ -147,7 +149,7 @@ class Binarize(Processor):
         chosen_models, rejected_models = flat.field("model").take(chosen_idx), flat.field("model").take(rejected_idx)
         stats.tally("chosen_model", chosen_models)
         stats.tally("rejected_model", rejected_models)
-        out = table.take(take)
+        out = table.drop_columns(list(self.removes)).take(take)
         columns = {
             "prompt_id": pa.array([ids[i] for i in keep], pa.string()),
             "chosen": chosen_messages,

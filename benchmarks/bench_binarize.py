@@ -1,0 +1,138 @@
+"""Benchmark: `distill-data binarize` against a straightforward `datasets.map` implementation.
+
+Prints rows/s and peak RSS for both, measured in separate processes in the same run, on a generated raw
+UltraFeedback corpus (``distill_data.synthetic.ultrafeedback_rows``). Usage:
+
+    python benchmarks/bench_binarize.py [--rows 64000]
+
+The baseline is what the original scripts did: load the JSON with `datasets`, then a per-row Python
+function over the nested completions (mean rating, best, a random other) in `Dataset.map`, a `filter` for
+rows without a pair, and `to_parquet`. Both write Parquet, so the figures are end to end; the "core"
+column times the binarization step alone on data already in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def make_corpus(path: Path, rows: int) -> None:
+    from distill_data.synthetic import ultrafeedback_rows
+
+    with path.open("w", encoding="utf-8") as handle:
+        for row in ultrafeedback_rows(rows, seed=0):
+            handle.write(json.dumps(row) + "\n")
+
+
+def run_ours(corpus: Path, out: Path) -> dict[str, float]:
+    import pyarrow as pa
+
+    from distill_data import build
+    from distill_data.processors import Binarize, StepStats
+    from distill_data.sources.ultrafeedback import UltraFeedbackSource
+    from distill_data.ultrafeedback import binarize_recipe
+
+    start = time.perf_counter()
+    build(binarize_recipe([str(corpus)], test_size=2000), out, overwrite=True, progress=False)
+    total = time.perf_counter() - start
+    table = pa.concat_tables(UltraFeedbackSource([str(corpus)]).batches())
+    start = time.perf_counter()
+    Binarize().process(table, StepStats("binarize"))
+    core = time.perf_counter() - start
+    return {"total": total, "core": core}
+
+
+def _baseline_binarize(example: dict, seed: int) -> dict:
+    scored = []
+    for completion in example["completions"]:
+        ratings = [
+            float(a["Rating"]) for a in completion["annotations"].values() if a and a["Rating"] not in (None, "N/A")
+        ]
+        if ratings and completion["response"].strip():
+            scored.append((sum(ratings) / len(ratings), completion))
+    if len(scored) < 2:
+        return {
+            "prompt": example["instruction"],
+            "chosen": None,
+            "rejected": None,
+            "score_chosen": None,
+            "score_rejected": None,
+        }
+    best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
+    rng = random.Random(f"{seed}:{example['instruction']}")
+    other = rng.choice([i for i in range(len(scored)) if i != best])
+    prompt = {"content": example["instruction"], "role": "user"}
+    return {
+        "prompt": example["instruction"],
+        "chosen": [prompt, {"content": scored[best][1]["response"], "role": "assistant"}],
+        "rejected": [prompt, {"content": scored[other][1]["response"], "role": "assistant"}],
+        "score_chosen": scored[best][0],
+        "score_rejected": scored[other][0],
+    }
+
+
+def run_baseline(corpus: Path, out: Path) -> dict[str, float]:
+    import datasets
+
+    datasets.disable_progress_bars()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cache:
+        raw = datasets.load_dataset("json", data_files=str(corpus), split="train", cache_dir=cache)
+        mapped_start = time.perf_counter()
+        pairs = raw.map(_baseline_binarize, fn_kwargs={"seed": 42}, remove_columns=raw.column_names)
+        pairs = pairs.filter(lambda row: row["chosen"] is not None)
+        core = time.perf_counter() - mapped_start
+        out.mkdir(parents=True, exist_ok=True)
+        pairs.to_parquet(str(out / "train_prefs.parquet"))
+    return {"total": time.perf_counter() - start, "core": core}
+
+
+def child(variant: str, corpus: Path, out: Path) -> None:
+    result = (run_ours if variant == "ours" else run_baseline)(corpus, out)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=64_000)
+    parser.add_argument("--child", choices=["ours", "baseline"])
+    parser.add_argument("--corpus", type=Path)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.corpus, args.out)
+        return
+    with tempfile.TemporaryDirectory() as work:
+        corpus = Path(work) / "ultrafeedback.jsonl"
+        make_corpus(corpus, args.rows)
+        print(f"corpus: {args.rows:,} raw UltraFeedback rows, {corpus.stat().st_size / 1e6:,.0f} MB of JSON Lines")
+        print(f"{'implementation':<34}{'rows/s (end to end)':>22}{'rows/s (core)':>16}{'peak RSS':>12}")
+        for variant, label in (("baseline", "baseline: datasets.map (per row)"), ("ours", "distill-data binarize")):
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                variant,
+                "--corpus",
+                str(corpus),
+                "--out",
+                str(Path(work) / variant),
+            ]
+            result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+            print(
+                f"{label:<34}{args.rows / result['total']:>22,.0f}{args.rows / result['core']:>16,.0f}"
+                f"{result['peak_rss_mb']:>9,.0f} MB"
+            )
+
+
+if __name__ == "__main__":
+    main()
