@@ -163,3 +163,27 @@ def test_bundled_sample_matches_its_generator() -> None:
     assert json.loads(lines[0]) == json.loads(REAL_ULTRACHAT.read_text(encoding="utf-8"))
     expected = [{"id": f"synthetic-{r['id']}", "data": r["data"]} for r in ultrachat_rows(300, seed=0)]
     assert [json.loads(line) for line in lines[1:]] == expected
+
+
+def test_removed_columns_are_not_available_to_later_steps() -> None:
+    from distill_data.processors import Binarize
+
+    class NeedsCompletions(PromptId):
+        inputs = ("completions",)
+
+    columns = ["prompt", "source", "completions"]
+    assert "completions" not in Pipeline([Binarize()]).check(columns)
+    with pytest.raises(ContractError, match=r"step 2 \(prompt_id\) reads column 'completions'"):
+        Pipeline([Binarize(), NeedsCompletions()]).check(columns)
+
+
+def test_readme_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    code = code.replace('"out/uc"', repr(str(tmp_path / "uc")))
+    monkeypatch.chdir(REPO)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "uc" / "provenance.json").is_file()
