@@ -60,30 +60,57 @@ def _reports_errors(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _run_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Options shared by every command that writes a dataset."""
-    options = [
-        click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
+def _with_options(*options: Callable[[Callable[..., None]], Callable[..., None]]) -> Callable[..., Any]:
+    """One decorator that adds ``options`` in the order given (as they appear in --help)."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+# Options shared by every command that writes a dataset.
+_run_options = _with_options(
+    click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
+    click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
+    click.option(
+        "--on-error",
+        type=click.Choice(["fail", "skip"]),
+        default="fail",
+        show_default=True,
+        help="On a bad input row: stop with an error, or set it aside in OUTPUT/rejects.jsonl.",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=10_000,
+        show_default=True,
+        help="Rows per Arrow batch (the output does not depend on it).",
+    ),
+    click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
+)
+
+
+def _dataset_options(
+    *, input_help: str, seed_help: str, test_size: float | int, test_size_help: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Options shared by the commands that build one kind of dataset from raw inputs."""
+    return _with_options(
+        click.option("--input", "-i", "inputs", multiple=True, required=True, help=input_help),
+        click.option("--seed", type=int, default=42, show_default=True, help=seed_help),
+        click.option("--test-size", type=TestSize(), default=test_size, show_default=True, help=test_size_help),
+        click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N rows."),
         click.option(
-            "--on-error",
-            type=click.Choice(["fail", "skip"]),
-            default="fail",
+            "--format",
+            "format_",
+            type=click.Choice(["parquet", "arrow"]),
+            default="parquet",
             show_default=True,
-            help="On a bad input row: stop with an error, or set it aside in OUTPUT/rejects.jsonl.",
+            help="'arrow' also writes a DatasetDict.save_to_disk folder at OUTPUT/arrow.",
         ),
-        click.option(
-            "--batch-size",
-            type=click.IntRange(min=1),
-            default=10_000,
-            show_default=True,
-            help="Rows per Arrow batch (the output does not depend on it).",
-        ),
-        click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,14 +120,6 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--input",
-    "-i",
-    "inputs",
-    multiple=True,
-    required=True,
-    help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub dataset id (repeatable).",
-)
 @click.option(
     "--filter/--no-filter",
     "filter_",
@@ -117,22 +136,11 @@ def cli() -> None:
     help="Languages to keep with --filter (repeatable; langdetect codes).",
 )
 @click.option("--max-chars", type=click.IntRange(min=1), default=None, help="With --filter: drop longer dialogues.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the subset and train/test split.")
-@click.option(
-    "--test-size",
-    type=TestSize(),
-    default=0.1,
-    show_default=True,
-    help="Test split: a fraction (0.1) or a row count (2000).",
-)
-@click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N dialogues.")
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(["parquet", "arrow"]),
-    default="parquet",
-    show_default=True,
-    help="'arrow' also writes a DatasetDict.save_to_disk folder at OUTPUT/arrow.",
+@_dataset_options(
+    input_help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub dataset id (repeatable).",
+    seed_help="Seed of the subset and train/test split.",
+    test_size=0.1,
+    test_size_help="Test split: a fraction (0.1) or a row count (2000).",
 )
 @_run_options
 @_reports_errors
@@ -163,14 +171,6 @@ def ultrachat(
 
 @cli.command()
 @click.option(
-    "--input",
-    "-i",
-    "inputs",
-    multiple=True,
-    required=True,
-    help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub id such as openbmb/UltraFeedback.",
-)
-@click.option(
     "--preset",
     type=click.Choice(list(PRESETS)),
     default="zephyr",
@@ -178,7 +178,6 @@ def ultrachat(
     help="zephyr: the paper's method; h4-2023: the published 2023 revision exactly; "
     "argilla-clean: no ties, no TruthfulQA.",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the rejected pick and the split.")
 @click.option(
     "--ties",
     type=click.Choice(["keep", "drop"]),
@@ -186,21 +185,11 @@ def ultrachat(
     show_default=True,
     help="Drop the pairs whose rejected score equals the chosen score.",
 )
-@click.option(
-    "--test-size",
-    type=TestSize(),
-    default=2000,
-    show_default=True,
-    help="Test pairs: a row count (2000) or a fraction (0.03).",
-)
-@click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N prompts.")
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(["parquet", "arrow"]),
-    default="parquet",
-    show_default=True,
-    help="'arrow' also writes a DatasetDict.save_to_disk folder at OUTPUT/arrow.",
+@_dataset_options(
+    input_help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub id such as openbmb/UltraFeedback.",
+    seed_help="Seed of the rejected pick and the split.",
+    test_size=2000,
+    test_size_help="Test pairs: a row count (2000) or a fraction (0.03).",
 )
 @_run_options
 @_reports_errors
@@ -230,7 +219,9 @@ def binarize(
 @cli.command()
 @click.argument("recipe_file", type=click.Path(path_type=Path))
 @click.option("--input", "-i", "inputs", multiple=True, help="Replace the recipe's inputs (repeatable).")
-@click.option("--seed", type=int, default=None, help="Replace the recipe's split seed.")
+@click.option(
+    "--seed", type=int, default=None, help="Replace the recipe's split seed (step seeds stay as the recipe says)."
+)
 @_run_options
 @_reports_errors
 def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any) -> None:

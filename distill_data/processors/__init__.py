@@ -10,6 +10,7 @@ from .prompt_id import PromptId, prompt_id
 from .source_filter import SourceFilter
 from .structure import StructureFilter
 from .truecase import Truecase, truecase
+from .turn_rewriter import TurnRewriter
 
 __all__ = [
     "DEFAULT_PHRASES",
@@ -25,6 +26,7 @@ __all__ = [
     "StepStats",
     "StructureFilter",
     "Truecase",
+    "TurnRewriter",
     "detect_language",
     "normalise_prompt",
     "processor_from_dict",

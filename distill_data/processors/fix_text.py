@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import ftfy
-import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from ..messages import map_contents
-from .base import Processor, StepStats
+from .turn_rewriter import TurnRewriter
 
 # Only these characters can trigger an ftfy fix under our configuration: anything non-ASCII (mojibake,
 # C1 controls, odd line breaks), "&" (HTML entities), ESC (terminal escapes) and ASCII control
@@ -20,7 +17,7 @@ NEEDS_FIXING = r"[^\t\n\x20-\x7E]|&"
 
 
 @dataclass
-class FixText(Processor):
+class FixText(TurnRewriter):
     """Repair mis-decoded text (``doesnâ€™t`` -> ``doesn’t``) and HTML entities (``&amp;`` -> ``&``).
 
     ftfy runs with an explicit configuration: it fixes encodings, HTML entities (``unescape_html``,
@@ -31,8 +28,7 @@ class FixText(Processor):
     """
 
     name: ClassVar[str] = "fix_text"
-    inputs: ClassVar[tuple[str, ...]] = ("messages",)
-    outputs: ClassVar[tuple[str, ...]] = ("messages",)
+    candidates: ClassVar[str] = NEEDS_FIXING
 
     unescape_html: bool | Literal["auto"] = "auto"
     normalization: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFC"
@@ -57,22 +53,9 @@ class FixText(Processor):
         )
 
     def fix(self, text: str) -> str:
-        """Fix one string (the per-string path; :meth:`process` skips strings that cannot need it)."""
+        """Fix one string (what :meth:`process` does to every turn that can need it)."""
         return ftfy.fix_text(text, self.config())
 
-    def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
+    def rewriter(self) -> Callable[[str], str]:
         config = self.config()
-
-        def rewrite(contents: pa.Array) -> pa.Array:
-            series = pl.Series(contents)
-            candidates = series.str.contains(NEEDS_FIXING).fill_null(False)
-            if not candidates.any():
-                return contents
-            values = series.to_list()
-            for i in candidates.arg_true().to_list():
-                values[i] = ftfy.fix_text(values[i], config)
-            return pa.array(values, pa.string())
-
-        messages, changed = map_contents(table.column("messages"), rewrite)
-        stats.count("turns_changed", pc.sum(changed).as_py() or 0)
-        return table.set_column(table.schema.get_field_index("messages"), "messages", messages)
+        return lambda text: ftfy.fix_text(text, config)

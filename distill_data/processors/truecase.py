@@ -18,15 +18,11 @@ Only letter case changes: the output has the same length and the same characters
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from ..messages import map_contents
-from .base import Processor, StepStats
+from .turn_rewriter import TurnRewriter
 
 _PROTECTED = re.compile(
     r"```.*?(?:```|\Z)"  # fenced code; an unclosed fence runs to the end of the turn
@@ -147,28 +143,14 @@ def _upper(chars: list[str], pos: int) -> None:
 
 
 @dataclass
-class Truecase(Processor):
+class Truecase(TurnRewriter):
     """Uppercase sentence starts and the pronoun "I" in every turn; count the turns it changed."""
 
     name: ClassVar[str] = "truecase"
-    inputs: ClassVar[tuple[str, ...]] = ("messages",)
-    outputs: ClassVar[tuple[str, ...]] = ("messages",)
+    candidates: ClassVar[str] = _CANDIDATE
 
     keep_words: tuple[str, ...] = ()
 
-    def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
+    def rewriter(self) -> Callable[[str], str]:
         keep = frozenset(self.keep_words)
-
-        def rewrite(contents: pa.Array) -> pa.Array:
-            series = pl.Series(contents)
-            candidates = series.str.contains(_CANDIDATE).fill_null(False)
-            if not candidates.any():
-                return contents
-            values = series.to_list()
-            for i in candidates.arg_true().to_list():
-                values[i] = truecase(values[i], keep)
-            return pa.array(values, pa.string())
-
-        messages, changed = map_contents(table.column("messages"), rewrite)
-        stats.count("turns_changed", pc.sum(changed).as_py() or 0)
-        return table.set_column(table.schema.get_field_index("messages"), "messages", messages)
+        return lambda text: truecase(text, keep)

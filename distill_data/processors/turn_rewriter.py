@@ -1,0 +1,52 @@
+"""TurnRewriter: the base of steps that rewrite the text of every turn with a per-string function.
+
+Such functions (ftfy, truecasing) have no columnar form, so the cost is in Python. A subclass names a
+regular expression (``candidates``) that every string it could change matches; one vectorised polars
+search picks those strings and only they reach the Python function. The base counts the changed turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..messages import map_contents
+from .base import Processor, StepStats
+
+
+def rewrite_matching(contents: pa.Array, pattern: str, rewrite: Callable[[str], str]) -> pa.Array:
+    """``rewrite`` applied to the strings that match ``pattern`` (a polars/Rust regex); others are kept."""
+    series = pl.Series(contents)
+    candidates = series.str.contains(pattern).fill_null(False)
+    if not candidates.any():
+        return contents
+    values = series.to_list()
+    for i in candidates.arg_true().to_list():
+        values[i] = rewrite(values[i])
+    return pa.array(values, pa.string())
+
+
+@dataclass
+class TurnRewriter(Processor):
+    """Rewrite every turn's ``content`` with :meth:`rewriter`; counter ``turns_changed``."""
+
+    inputs: ClassVar[tuple[str, ...]] = ("messages",)
+    outputs: ClassVar[tuple[str, ...]] = ("messages",)
+    candidates: ClassVar[str]
+
+    def rewriter(self) -> Callable[[str], str]:
+        """The per-string function, built once per batch (configuration objects are made here)."""
+        raise NotImplementedError
+
+    def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
+        rewrite = self.rewriter()
+        messages, changed = map_contents(
+            table.column("messages"), lambda contents: rewrite_matching(contents, self.candidates, rewrite)
+        )
+        stats.count("turns_changed", pc.sum(changed).as_py() or 0)
+        return table.set_column(table.schema.get_field_index("messages"), "messages", messages)
