@@ -60,10 +60,10 @@ def first_turn_with_role(column: pa.ChunkedArray | pa.Array, role: str) -> pa.Ar
     dialogues, first = np.unique(parents[matching], return_index=True)
     positions = np.full(len(lists), -1, dtype=np.int64)
     positions[dialogues] = matching[first]
-    found = positions >= 0
-    taken = flat.field("content").take(pa.array(np.where(found, positions, 0))) if len(flat) else None
-    if taken is None:
+    if not len(flat):
         return pa.nulls(len(lists), pa.string())
+    found = positions >= 0
+    taken = flat.field("content").take(pa.array(np.where(found, positions, 0)))
     return pc.if_else(pa.array(found), taken, pa.nulls(len(lists), pa.string()))
 
 

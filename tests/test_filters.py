@@ -519,3 +519,9 @@ def test_dedup_never_drops_rows_without_a_prompt():
     dedup = Dedup()
     dedup.setup()
     assert reasons_of(dedup, table) == [None, None, None, "duplicate_prompt"]
+
+
+def test_language_filter_refuses_unknown_language_codes():
+    with pytest.raises(ConfigError, match="unknown code 'english'"):
+        LanguageFilter(languages=("en", "english"))
+    assert LanguageFilter(languages=("zh-cn", "fr")).languages == ("zh-cn", "fr")

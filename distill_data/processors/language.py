@@ -63,6 +63,13 @@ class LanguageFilter(Filter):
         super().__post_init__()
         if not self.languages:
             raise ConfigError("parameter 'languages' must name at least one language")
+        known = set(_factory().get_lang_list())
+        unknown = [code for code in self.languages if code not in known]
+        if unknown:
+            raise ConfigError(
+                f"parameter 'languages': unknown code {', '.join(map(repr, unknown))}; "
+                f"langdetect knows {', '.join(sorted(known))}"
+            )
         if self.prefix_chars < 1:
             raise ConfigError(f"parameter 'prefix_chars' must be positive, got {self.prefix_chars}")
 
