@@ -2,42 +2,26 @@
 
 Everything happens inside a staging folder that replaces ``output`` only when all of it succeeded. What
 differs between kinds of data (the source, the output columns, the splits, the card) is a
-:class:`DatasetKind`; the flow is the same for all.
+:class:`~distill_data.kinds.DatasetKind`; the flow is the same for all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from huggingface_hub import DatasetCard
 from rich.console import Console
 
 from . import splits as splitting
 from .errors import ContractError, InputError
+from .kinds import Side, kind_of_recipe
 from .messages import truncate_after_last_user
 from .provenance import package_versions, write_provenance
 from .recipes import Recipe
 from .sinks import ParquetSink, check_output, staging
-from .sources import RowSource
-
-Side = Literal["train", "test", "test_half"]
-
-
-@dataclass(frozen=True)
-class DatasetKind:
-    """What one kind of dataset needs beyond the common flow."""
-
-    name: str
-    make_source: Callable[[Recipe, str, int], RowSource]
-    schema: Callable[[], pa.Schema]
-    # split name -> (which rows, whether `messages` is cut after the last user turn)
-    splits: dict[str, tuple[Side, bool]]
-    card: Callable[[dict[str, Any], Recipe], DatasetCard]
 
 
 @dataclass
@@ -62,8 +46,6 @@ def build(
     console: Console | None = None,
 ) -> BuildResult:
     """Run ``recipe`` over its inputs and write ``output``; nothing is written if anything fails."""
-    from .kinds import kind_of_recipe
-
     kind = kind_of_recipe(recipe)
     output = Path(output)
     schema = kind.schema()
@@ -88,7 +70,10 @@ def build(
         if source.rejected == 0:
             rejects_path.unlink()
         if source.rows_read == 0:
-            raise InputError(f"no valid rows in the input ({source.rejected} set aside, see rejects.jsonl)")
+            raise InputError(
+                f"no valid rows in the input: all {source.rejected} rows were bad "
+                "(run with --on-error fail to see the first problem)"
+            )
 
         counts = write_splits(spill_path, stage / "data", schema, kind.splits, recipe.split)
         spill_path.unlink()

@@ -1,10 +1,34 @@
-"""The kinds of dataset a recipe can build, by the recipe's ``kind``."""
+"""The kinds of dataset a recipe can build (its ``kind``), and what each needs beyond the common flow."""
 
 from __future__ import annotations
 
-from .builder import DatasetKind
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
 from .errors import ConfigError
-from .recipes import Recipe
+
+if TYPE_CHECKING:
+    from huggingface_hub import DatasetCard
+
+    from .recipes import Recipe
+    from .sources import RowSource
+
+Side = Literal["train", "test", "test_half"]
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """What one kind of dataset needs beyond the common flow."""
+
+    name: str
+    make_source: Callable[[Recipe, str, int], RowSource]
+    schema: Callable[[], pa.Schema]
+    # split name -> (which rows, whether `messages` is cut after the last user turn)
+    splits: dict[str, tuple[Side, bool]]
+    card: Callable[[dict[str, Any], Recipe], DatasetCard]
 
 
 def kinds() -> dict[str, DatasetKind]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .builder import DatasetKind
 from .cards import CardText, dataset_card
+from .kinds import DatasetKind
 from .processors import LanguageFilter
 from .recipes import Recipe
 from .sources import UltraChatSource

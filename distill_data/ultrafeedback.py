@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .builder import DatasetKind
 from .cards import CardText, dataset_card
 from .errors import ConfigError
+from .kinds import DatasetKind
 from .processors import Binarize, Processor, SourceFilter
 from .recipes import Recipe
 from .sources.ultrafeedback import UltraFeedbackSource
