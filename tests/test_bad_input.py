@@ -167,3 +167,11 @@ def test_test_size_that_leaves_no_training_rows(tmp_path: Path) -> None:
     code, output = run(tmp_path, "-i", source, "--test-size", "2")
     assert code == 2 and "leaves no training rows" in output
     assert_nothing_written(tmp_path)
+
+
+def test_damaged_parquet_is_named(tmp_path: Path) -> None:
+    damaged = tmp_path / "rows.parquet"
+    damaged.write_bytes(b"PAR1 this is not really parquet")
+    code, output = run(tmp_path, "-i", damaged)
+    assert code == 1 and "rows.parquet" in output and "not a readable Parquet file" in output
+    assert_nothing_written(tmp_path)

@@ -128,7 +128,10 @@ def estimate_rows(refs: list[InputRef]) -> int | None:
         if not isinstance(ref, LocalFile) or ref.path.suffix == ".json":
             return None
         if ref.path.suffix == ".parquet":
-            total += pq.ParquetFile(ref.path).metadata.num_rows
+            try:
+                total += pq.ParquetFile(ref.path).metadata.num_rows
+            except Exception:  # a damaged file: the reader reports it with its name
+                return None
         else:
             with ref.path.open("rb") as handle:
                 total += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
