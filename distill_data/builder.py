@@ -16,6 +16,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from . import splits as splitting
+from .cards import write_card
 from .errors import ContractError, InputError
 from .kinds import Side, kind_of_recipe
 from .messages import truncate_after_last_user
@@ -93,7 +94,7 @@ def build(
             "packages": package_versions(),
         }
         write_provenance(stage / "provenance.json", record)
-        kind.card(record, recipe).save(stage / "README.md")
+        write_card(stage)
     return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)
 
 

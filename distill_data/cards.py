@@ -1,15 +1,28 @@
-"""The dataset card (README.md) written beside the data, built with huggingface_hub's DatasetCard.
+"""The dataset card (README.md) and its plots, built from ``provenance.json`` and the written data alone.
 
-Its YAML ``configs`` map each split to its Parquet files, so ``datasets.load_dataset(DIR)`` and the Hub
-viewer both find the splits.
+The builder and ``distill-data card DIR`` both call :func:`write_card`, so a card can always be rebuilt
+without rerunning the pipeline. The YAML is made with huggingface_hub's ``DatasetCardData``: ``configs`` map
+each split to its Parquet files (so ``load_dataset(DIR)`` and the Hub viewer find them) and ``dataset_info``
+holds the features and sizes computed from the files.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
+
+from . import citations
+from .plots import write_plots
+from .provenance import read_provenance
+
+EXAMPLE_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -21,70 +34,139 @@ class CardText:
     tags: tuple[str, ...]
     columns: tuple[str, ...]
     splits_note: str
+    training: str
+    limitations: tuple[str, ...]
     languages: tuple[str, ...] = ()
-    notes: str = ""
+
+
+def split_files(folder: Path) -> dict[str, list[Path]]:
+    """The Parquet files of each split under ``folder/data``, in split order of provenance."""
+    files: dict[str, list[Path]] = {}
+    for path in sorted((folder / "data").glob("*.parquet")):
+        files.setdefault(path.name.split("-")[0], []).append(path)
+    return files
 
 
 def split_configs(splits: list[str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "config_name": "default",
-            "data_files": [{"split": split, "path": f"data/{split}-*"} for split in splits],
-        }
-    ]
+    return [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}]
 
 
-def dataset_card(provenance: dict[str, Any], text: CardText) -> DatasetCard:
-    """A minimal card: YAML metadata, what was done step by step, split sizes, columns and how to load it."""
-    splits: dict[str, int] = provenance["splits"]
+def dataset_info(folder: Path, order: list[str]) -> dict[str, Any]:
+    """``dataset_info`` for the card YAML: features and, per split, rows and Arrow bytes; file sizes."""
+    from datasets import DatasetInfo, Features, SplitDict, SplitInfo
+
+    files = split_files(folder)
+    names = [name for name in order if name in files]
+    splits = SplitDict()
+    features = None
+    download_size = 0
+    for name in names:
+        tables = [pq.read_table(path) for path in files[name]]
+        features = features or Features.from_arrow_schema(tables[0].schema)
+        splits.add(
+            SplitInfo(name=name, num_bytes=sum(t.nbytes for t in tables), num_examples=sum(t.num_rows for t in tables))
+        )
+        download_size += sum(path.stat().st_size for path in files[name])
+    info = DatasetInfo(
+        features=features,
+        splits=splits,
+        download_size=download_size,
+        dataset_size=sum(s.num_bytes for s in splits.values()),
+    )._to_yaml_dict()
+    info["splits"] = sorted(info["splits"], key=lambda split: names.index(split["name"]))  # pipeline order
+    return info
+
+
+def write_card(folder: str | Path) -> DatasetCard:
+    """(Re)build ``README.md`` and ``assets/`` of a dataset folder from its provenance and data."""
+    from .kinds import kind_by_name
+
+    folder = Path(folder)
+    provenance = read_provenance(folder)
+    kind = kind_by_name(provenance["command"])
+    files = split_files(folder)
+    tables = [pq.read_table(path) for split in kind.plot_splits for path in files.get(split, [])]
+    plot_data = kind.plot_data(pa.concat_tables(tables)) if tables else {}
+    plots = write_plots(folder, provenance, plot_data)
+    card = render_card(provenance, kind.card_text(provenance), dataset_info(folder, list(provenance["splits"])), plots)
+    card.save(folder / "README.md")
+    return card
+
+
+def render_card(provenance: dict[str, Any], text: CardText, info: dict[str, Any], plots: dict[str, str]) -> DatasetCard:
+    splits = {s["name"]: s for s in info["splits"]}
+    largest = max((s["num_examples"] for s in splits.values()), default=0)
     data = DatasetCardData(
         license="mit",
         language=list(text.languages) or None,
         task_categories=["text-generation"],
         tags=["synthetic", *text.tags, "distill-data"],
-        size_categories=[_size_category(max(splits.values(), default=0))],
+        size_categories=[_size_category(largest)],
         pretty_name=text.title,
-        configs=split_configs([name for name, rows in splits.items() if rows]),
+        configs=split_configs(list(splits)),
+        dataset_info=info,
     )
-    steps = "\n".join(
-        f"| {i} | `{s['name']}` | {s['rows_in']:,} | {s['rows_out']:,} | "
-        f"{', '.join(f'{k}: {v:,}' for k, v in sorted(s['dropped'].items())) or '-'} |"
-        for i, s in enumerate(provenance["steps"], start=1)
-    )
-    split_rows = "\n".join(f"| {name} | {rows:,} |" for name, rows in splits.items())
-    columns = "\n".join(f"- {column}" for column in text.columns)
-    body = f"""
-# {text.title}
+    sections = [
+        f"# {text.title}\n\n{text.summary}\n\nEverything below is computed from `provenance.json` (the machine-"
+        "readable record of this build) and the data files.",
+        "## Source data\n\n" + _sources(provenance["inputs"]),
+        "## Processing steps\n\n" + _steps(provenance["steps"]),
+        "## Splits\n\n" + _splits(provenance, splits) + f"\n\n{text.splits_note}",
+        "## Schema\n\n" + "\n".join(f"- {column}" for column in text.columns),
+        "## Plots\n\n" + "\n\n".join(f"![{caption}](assets/{name})" for name, caption in plots.items()),
+        "## Use\n\n```python\nfrom datasets import load_dataset\n\n"
+        'ds = load_dataset("OWNER/NAME")  # or the local folder\n```\n\n' + text.training,
+        "## Known limitations\n\n" + "\n".join(f"- {item}" for item in text.limitations),
+        "## Citation\n\n```bibtex\n" + "\n\n".join(citations.ALL) + "\n```",
+    ]
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
 
-{text.summary}
-The full record of inputs (with checksums), parameters and counts is in `provenance.json`.
 
-## Processing steps
+def _sources(inputs: list[dict[str, Any]]) -> str:
+    rows = []
+    for entry in inputs:
+        if "hub" in entry:
+            rows.append(f"| `{entry['hub']}` (Hub, split `{entry['split']}`) | revision `{entry['revision']}` |")
+        else:
+            rows.append(f"| `{Path(entry['path']).name}` ({entry['bytes']:,} bytes) | sha256 `{entry['sha256']}` |")
+    return "| input | revision or checksum |\n|---|---|\n" + "\n".join(rows)
 
-| # | step | rows in | rows out | dropped |
-|---|---|---|---|---|
-{steps}
 
-## Splits
+def _steps(steps: list[dict[str, Any]]) -> str:
+    parts = []
+    for number, step in enumerate(steps, start=1):
+        params = json.dumps(step["params"], ensure_ascii=False)
+        lines = [f"{number}. **`{step['name']}`** `{params}`: {step['rows_in']:,} rows in, {step['rows_out']:,} out."]
+        for reason, count in sorted(step["dropped"].items()):
+            example = (step["examples"].get(reason) or [{}])[0]
+            lines.append(f"   - dropped `{reason}`: {count:,}{_example(example)}")
+        for counter, count in sorted(step["counters"].items()):
+            lines.append(f"   - {counter}: {count:,}")
+        parts.append("\n".join(lines))
+    return "\n".join(parts)
 
-| split | rows |
-|---|---|
-{split_rows}
 
-{text.splits_note} Train and test are assigned by a seeded hash of `prompt_id` (seed {provenance["split"]["seed"]}).
+def _example(example: dict[str, Any]) -> str:
+    text = example.get("first_turn") or example.get("prompt")
+    if not text:
+        return ""
+    shown = _one_line(text)
+    shown = shown if len(shown) <= EXAMPLE_CHARS else shown[:EXAMPLE_CHARS].rstrip() + "…"
+    detail = f" ({_one_line(example['detail'])})" if example.get("detail") else ""
+    return f', e.g. "{shown}"{detail}'
 
-## Columns
 
-{columns}
-{text.notes}
-## Load
+def _one_line(text: str) -> str:
+    """Whitespace collapsed and backticks softened, so a quoted example cannot break the Markdown around it."""
+    return re.sub(r"\s+", " ", text).strip().replace("`", "ʼ")
 
-```python
-from datasets import load_dataset
-ds = load_dataset("path/to/this/folder")
-```
-"""
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+def _splits(provenance: dict[str, Any], splits: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        f"| {name} | {rows:,} | {splits[name]['num_bytes']:,} |" if name in splits else f"| {name} | 0 | - |"
+        for name, rows in provenance["splits"].items()
+    ]
+    return "| split | rows | bytes (Arrow) |\n|---|---|---|\n" + "\n".join(rows)
 
 
 def _size_category(rows: int) -> str:

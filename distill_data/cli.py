@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .builder import BuildResult, build
-from .errors import ConfigError, DistillDataError
+from .cards import write_card
+from .errors import ConfigError, DistillDataError, OutputError
+from .hub import push as push_to_hub
 from .recipes import Recipe, load_recipe, ultrachat_recipe
 from .splits import SplitConfig, parse_test_size
 from .ultrafeedback import PRESETS, binarize_recipe
@@ -232,6 +234,52 @@ def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any
     if seed is not None:
         recipe.split.seed = seed
     _build(recipe, **run)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@_reports_errors
+def card(folder: Path) -> None:
+    """Rebuild the dataset card (README.md) and plots (assets/) of FOLDER from provenance.json and the data."""
+    if not (folder / "provenance.json").is_file():
+        raise OutputError(f"{folder}: no provenance.json (is this a folder written by distill-data?)")
+    write_card(folder)
+    summary_console.print(f"wrote {folder / 'README.md'} and {folder / 'assets'}/", highlight=False, soft_wrap=True)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--repo-id", required=True, help="The dataset repository, OWNER/NAME (created when missing).")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+@click.option("--revision", default=None, help="The branch to commit to (created when missing; default main).")
+@click.option("--commit-message", default=None, help="The commit message.")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded and change nothing.")
+@_reports_errors
+def push(
+    folder: Path, repo_id: str, private: bool, revision: str | None, commit_message: str | None, dry_run: bool
+) -> None:
+    """Upload a dataset FOLDER (data/, README.md, provenance.json, assets/) to the Hub in one commit.
+
+    The token comes from HF_TOKEN or the stored login (`hf auth login`).
+    """
+    result = push_to_hub(
+        folder, repo_id, private=private, revision=revision, commit_message=commit_message, dry_run=dry_run
+    )
+    table = Table(
+        title=f"{'would upload' if dry_run else 'uploaded'} to {repo_id}@{result.revision}", title_justify="left"
+    )
+    table.add_column("file", no_wrap=True)
+    table.add_column("bytes", justify="right")
+    for name, size in result.files:
+        table.add_row(name, f"{size:,}")
+    for name in result.deleted:
+        table.add_row(f"{name} (deleted)", "-")
+    table.add_row("total", f"{sum(size for _, size in result.files):,}")
+    summary_console.print(table)
+    if result.dry_run:
+        summary_console.print("dry run: nothing was uploaded")
+    else:
+        summary_console.print(f"commit: {result.commit_url}", highlight=False, soft_wrap=True)
 
 
 def _build(recipe: Recipe, *, output: Path, overwrite: bool, on_error: str, batch_size: int, progress: bool) -> None:

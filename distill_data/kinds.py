@@ -11,8 +11,7 @@ import pyarrow as pa
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from huggingface_hub import DatasetCard
-
+    from .cards import CardText
     from .recipes import Recipe
     from .sources import RowSource
 
@@ -28,7 +27,10 @@ class DatasetKind:
     schema: Callable[[], pa.Schema]
     # split name -> (which rows, whether `messages` is cut after the last user turn)
     splits: dict[str, tuple[Side, bool]]
-    card: Callable[[dict[str, Any], Recipe], DatasetCard]
+    # the card: its text from provenance, and the plots' numbers from the rows of `plot_splits`
+    card_text: Callable[[dict[str, Any]], CardText]
+    plot_splits: tuple[str, ...]
+    plot_data: Callable[[pa.Table], dict[str, Any]]
 
 
 def kinds() -> dict[str, DatasetKind]:
@@ -38,8 +40,12 @@ def kinds() -> dict[str, DatasetKind]:
     return {kind.name: kind for kind in (ULTRACHAT, ULTRAFEEDBACK)}
 
 
-def kind_of_recipe(recipe: Recipe) -> DatasetKind:
+def kind_by_name(name: str) -> DatasetKind:
     try:
-        return kinds()[recipe.kind]
+        return kinds()[name]
     except KeyError:
-        raise ConfigError(f"no dataset kind named {recipe.kind!r}") from None
+        raise ConfigError(f"no dataset kind named {name!r}; known: {', '.join(kinds())}") from None
+
+
+def kind_of_recipe(recipe: Recipe) -> DatasetKind:
+    return kind_by_name(recipe.kind)

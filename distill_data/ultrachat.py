@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
-from .cards import CardText, dataset_card
+from .cards import CardText
 from .kinds import DatasetKind
-from .processors import LanguageFilter
-from .recipes import Recipe
+from .plots import sft_data
 from .sources import UltraChatSource
 
 
@@ -25,11 +26,56 @@ def output_schema() -> pa.Schema:
     return features.arrow_schema
 
 
-def _languages(recipe: Recipe) -> list[str]:
-    for step in recipe.steps:
-        if isinstance(step, LanguageFilter):
-            return list(step.languages)
-    return []
+def _languages(provenance: dict[str, Any]) -> tuple[str, ...]:
+    for step in provenance["recipe"]["steps"]:
+        if "language_filter" in step:
+            return tuple(step["language_filter"]["languages"])
+    return ()
+
+
+def card_text(provenance: dict[str, Any]) -> CardText:
+    return CardText(
+        title="UltraChat SFT (distill-data)",
+        summary=(
+            "Multi-turn dialogues in the `messages` format, filtered the way HuggingFaceH4/ultrachat_200k was built\n"
+            "for Zephyr-7B-beta (distilled SFT), produced by distill-data from raw UltraChat rows."
+        ),
+        tags=("sft",),
+        columns=(
+            "`prompt` (string): the first user turn",
+            "`prompt_id` (string): sha256 hex digest of `prompt` (UTF-8)",
+            "`messages` (list of {content, role}): the dialogue, roles alternating user/assistant",
+        ),
+        splits_note=(
+            "`*_sft` splits hold whole dialogues; `*_gen` splits hold the same dialogues cut after the last user\n"
+            "turn, for generation. A dialogue goes to train or test by a seeded hash of its `prompt_id` "
+            f"(seed {provenance['split']['seed']}), so train and test never share a prompt."
+        ),
+        training=(
+            "Supervised fine-tuning with TRL on the `messages` column:\n\n```python\n"
+            "from trl import SFTConfig, SFTTrainer\n\n"
+            'trainer = SFTTrainer(model="...", train_dataset=ds["train_sft"], eval_dataset=ds["test_sft"],\n'
+            '                     args=SFTConfig(output_dir="sft", assistant_only_loss=True))\n```'
+        ),
+        limitations=(
+            "The split construction of the published ultrachat_200k was never made public; these splits are a "
+            "seeded hash of `prompt_id`, not the published ones.",
+            "Truecasing is rule-based: it fixes sentence starts and the pronoun I, and leaves code, URLs, file "
+            "names and words such as iPhone alone, but it cannot know proper nouns.",
+            "Language identification (langdetect) reads only the first user turn, and its first "
+            f"{_prefix_chars(provenance)} characters.",
+            "Deduplication is exact, on the normalised first user turn; near-duplicates remain.",
+            "The text was written by a model (UltraChat used ChatGPT); it may contain errors and biases.",
+        ),
+        languages=_languages(provenance),
+    )
+
+
+def _prefix_chars(provenance: dict[str, Any]) -> int | str:
+    for step in provenance["recipe"]["steps"]:
+        if "language_filter" in step:
+            return step["language_filter"]["prefix_chars"]
+    return "(no language filter)"
 
 
 ULTRACHAT = DatasetKind(
@@ -42,25 +88,7 @@ ULTRACHAT = DatasetKind(
         "train_gen": ("train", True),
         "test_gen": ("test", True),
     },
-    card=lambda record, recipe: dataset_card(
-        record,
-        CardText(
-            title="UltraChat SFT (distill-data)",
-            summary=(
-                "Multi-turn dialogues in the `messages` format, filtered the way HuggingFaceH4/ultrachat_200k was\n"
-                "built for Zephyr-7B-beta, produced by distill-data from raw UltraChat rows."
-            ),
-            tags=("sft",),
-            columns=(
-                "`prompt` (string): the first user turn",
-                "`prompt_id` (string): sha256 hex digest of `prompt`",
-                "`messages` (list of {content, role}): the dialogue, roles alternating user/assistant",
-            ),
-            splits_note=(
-                "`*_sft` splits hold whole dialogues; `*_gen` splits hold the same dialogues cut after the last\n"
-                "user turn, for generation."
-            ),
-            languages=tuple(_languages(recipe)),
-        ),
-    ),
+    card_text=card_text,
+    plot_splits=("train_sft", "test_sft"),
+    plot_data=sft_data,
 )

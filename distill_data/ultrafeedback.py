@@ -7,11 +7,14 @@ TruthfulQA prompts). See :mod:`distill_data.processors.binarize` for the methods
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
-from .cards import CardText, dataset_card
+from .cards import CardText
 from .errors import ConfigError
 from .kinds import DatasetKind
+from .plots import preference_data
 from .processors import Binarize, Processor, SourceFilter
 from .recipes import Recipe
 from .sources.ultrafeedback import UltraFeedbackSource
@@ -89,32 +92,47 @@ def _source(recipe: Recipe, on_error: str, batch_size: int) -> UltraFeedbackSour
     return UltraFeedbackSource(recipe.inputs, on_error, batch_size, require_overall_score="h4-2023" in _methods(recipe))
 
 
-def _card(record: dict, recipe: Recipe):
-    methods = _methods(recipe)
-    notes = "".join(f"\n## Method: `{m}`\n\n{PRESET_NOTES[m]}\n" for m in methods)
-    return dataset_card(
-        record,
-        CardText(
-            title="UltraFeedback binarized (distill-data)",
-            summary=(
-                "Preference pairs (chosen, rejected) built from raw openbmb/UltraFeedback rows the way\n"
-                "HuggingFaceH4/ultrafeedback_binarized was built for Zephyr-7B-beta's DPO, by distill-data."
-            ),
-            tags=("dpo",),
-            columns=(
-                "`prompt` (string), `prompt_id` (string): the instruction and the sha256 hex digest of it",
-                "`chosen`, `rejected` (list of {content, role}): the user prompt, then the assistant response",
-                "`messages` (list of {content, role}): the same as `chosen`",
-                "`score_chosen`, `score_rejected` (float64): the scores the method compared",
-                "`chosen_model`, `rejected_model` (string): the models that wrote the two responses",
-            ),
-            splits_note=(
-                "`*_prefs` splits hold the pairs; `train_sft` holds the train pairs and `test_sft` half of the\n"
-                "test pairs (as published); `*_gen` splits hold the same rows with `messages` cut to the prompt."
-            ),
-            languages=("en",),
-            notes=notes,
+def card_text(provenance: dict[str, Any]) -> CardText:
+    methods = [step["binarize"]["method"] for step in provenance["recipe"]["steps"] if "binarize" in step]
+    limitations = [f"Method `{m}`: {PRESET_NOTES[m]}" for m in methods]
+    if "h4-2023" in methods:
+        limitations.append(
+            "`h4-2023` reproduces the published revision's defects on purpose (overall_score instead of the "
+            "fine-grained ratings, ties, positional rejects): use it to reproduce or audit, not to train anew."
+        )
+    if "argilla-clean" not in methods:
+        limitations.append(
+            "UltraFeedback contains TruthfulQA prompts: evaluating on TruthfulQA after training on this data is "
+            "contaminated (the `argilla-clean` preset removes them)."
+        )
+    limitations.append("The ratings come from a model judge (GPT-4 in UltraFeedback) and carry its biases.")
+    return CardText(
+        title="UltraFeedback binarized (distill-data)",
+        summary=(
+            "Preference pairs (chosen, rejected) built from raw openbmb/UltraFeedback rows the way\n"
+            "HuggingFaceH4/ultrafeedback_binarized was built for Zephyr-7B-beta's DPO, by distill-data."
         ),
+        tags=("dpo",),
+        columns=(
+            "`prompt` (string), `prompt_id` (string): the instruction and the sha256 hex digest of it",
+            "`chosen`, `rejected` (list of {content, role}): the user prompt, then the assistant response",
+            "`messages` (list of {content, role}): the same as `chosen`",
+            "`score_chosen`, `score_rejected` (float64): the scores the method compared",
+            "`chosen_model`, `rejected_model` (string): the models that wrote the two responses",
+        ),
+        splits_note=(
+            "`*_prefs` splits hold the pairs; `train_sft` holds the train pairs and `test_sft` half of the test\n"
+            "pairs (as published); `*_gen` splits hold the same rows with `messages` cut to the prompt. A prompt\n"
+            f"goes to train or test by a seeded hash of its `prompt_id` (seed {provenance['split']['seed']})."
+        ),
+        training=(
+            "Direct preference optimisation with TRL on the `chosen`/`rejected` columns:\n\n```python\n"
+            "from trl import DPOConfig, DPOTrainer\n\n"
+            'trainer = DPOTrainer(model="...", train_dataset=ds["train_prefs"], eval_dataset=ds["test_prefs"],\n'
+            '                     args=DPOConfig(output_dir="dpo", beta=0.1))\n```'
+        ),
+        limitations=tuple(limitations),
+        languages=("en",),
     )
 
 
@@ -130,5 +148,7 @@ ULTRAFEEDBACK = DatasetKind(
         "train_gen": ("train", True),
         "test_gen": ("test_half", True),
     },
-    card=_card,
+    card_text=card_text,
+    plot_splits=("train_prefs", "test_prefs"),
+    plot_data=preference_data,
 )

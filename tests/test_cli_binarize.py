@@ -124,7 +124,7 @@ def test_provenance_and_summary(built: Path, source: Path, rows: list[dict]) -> 
     summary = (built.parent / f"{built.name}.summary.txt").read_text()
     assert "chosen" in summary and "rejected" in summary and "gpt-4" in summary
     card = (built / "README.md").read_text()
-    assert "- dpo" in card and "Method: `zephyr`" in card
+    assert "- dpo" in card and "Method `zephyr`:" in card
 
 
 def test_same_bytes_whatever_the_batch_size_or_file_split(built: Path, rows: list[dict], tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_presets(preset: str, rows: list[dict], tmp_path: Path) -> None:
         for p in pairs:
             scores = [c["overall_score"] for c in by_prompt[p["prompt"]]["completions"]]
             assert p["score_chosen"] == max(scores)
-    assert f"Method: `{preset}`" in (out / "README.md").read_text()
+    assert f"Method `{preset}`:" in (out / "README.md").read_text()
 
 
 def test_ties_drop(rows: list[dict], tmp_path: Path) -> None:
