@@ -130,7 +130,6 @@ def _retrying(
     refused: str = "the Hub refused the request (HTTP {status}): does the token have write access to this repository?",
 ) -> T:
     """Run ``operation``, retrying transient failures with exponential backoff; others raise :class:`HubError`."""
-    import httpx
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
     for attempt in range(retries + 1):
@@ -144,16 +143,21 @@ def _retrying(
                 time.sleep(backoff * 2**attempt)
                 continue
             if status in (401, 403):
-                raise HubError(
-                    f"the Hub refused the request (HTTP {status}): does the token have write access to this repository?"
-                ) from None
+                raise HubError(refused.format(status=status)) from None
             raise HubError(f"the Hub request failed: {_describe(exc)}") from None
-        except (httpx.TransportError, ConnectionError) as exc:
+        except Exception as exc:
+            if not _is_transport_error(exc):
+                raise
             if attempt < retries:
                 time.sleep(backoff * 2**attempt)
                 continue
             raise HubError(f"could not reach the Hub: {exc.__class__.__name__}: {exc}") from None
     raise AssertionError("unreachable")
+
+
+def _is_transport_error(exc: Exception) -> bool:
+    """A connection or timeout problem, whichever HTTP library this huggingface_hub version uses."""
+    return isinstance(exc, OSError) or any(cls.__name__ == "TransportError" for cls in type(exc).__mro__)
 
 
 def _status(exc: Exception) -> int | None:

@@ -342,13 +342,14 @@ class HubHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _token_role(self) -> tuple[str | None, str | None]:
+    def _role(self) -> str | None:
+        """The role of the request's bearer token; None when there is none or it is unknown."""
         auth = self.headers.get("Authorization") or ""
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        return token, self.server.tokens.get(token) if token else None
+        return self.server.tokens.get(token) if token else None
 
     def _require_write(self, action: str) -> None:
-        token, role = self._token_role()
+        role = self._role()
         if role is None:
             raise HubError(401, INVALID_CREDENTIALS)
         if role != "write":
@@ -360,7 +361,7 @@ class HubHandler(BaseHTTPRequestHandler):
         if not store.exists(owner, name):
             raise HubError(404, "Repository not found", "RepoNotFound")
         state = store.load(owner, name)
-        if state["private"] and self._token_role()[1] is None:
+        if state["private"] and self._role() is None:
             raise HubError(401, "Repository not found", "RepoNotFound")
         return state
 
@@ -405,8 +406,8 @@ class HubHandler(BaseHTTPRequestHandler):
         if parts == ["api", "validate-yaml"] and method == "POST":
             return self._validate_yaml(body)
         if parts[:2] == ["api", "datasets"] and len(parts) >= 4:
-            owner, name, rest = parts[2], parts[3], parts[4:]
-            if read and (not rest or (rest[0] == "revision" and len(rest) >= 2)):
+            owner, name, rest = parts[2], parts[3], parts[4:] or [""]
+            if read and (rest == [""] or (rest[0] == "revision" and len(rest) >= 2)):
                 return self._repo_info(owner, name, "/".join(rest[1:]) or "main", query)
             if read and rest[0] == "tree" and len(rest) >= 2:
                 return self._tree(owner, name, rest[1], "/".join(rest[2:]), query)
@@ -424,17 +425,17 @@ class HubHandler(BaseHTTPRequestHandler):
                 return self._commit(owner, name, "/".join(rest[1:]), query, body)
         if parts[:1] == ["datasets"] and len(parts) >= 6 and parts[3] == "resolve" and read:
             return self._resolve(parts[1], parts[2], parts[4], "/".join(parts[5:]))
-        if parts[:1] == ["datasets"] and len(parts) == 7 and parts[2].endswith(".git") and method == "POST":
-            if parts[3:6] == ["info", "lfs", "objects"] and parts[6] in ("batch", "verify"):
-                owner, name = parts[1], parts[2][: -len(".git")]
-                return self._lfs_batch(owner, name, body) if parts[6] == "batch" else self._lfs_verify(body)
+        lfs_api = parts[:1] == ["datasets"] and len(parts) == 7 and parts[3:6] == ["info", "lfs", "objects"]
+        if lfs_api and parts[2].endswith(".git") and parts[6] in ("batch", "verify") and method == "POST":
+            owner, name = parts[1], parts[2][: -len(".git")]
+            return self._lfs_batch(owner, name, body) if parts[6] == "batch" else self._lfs_verify(body)
         if parts[:1] == ["lfs-upload"] and len(parts) == 2 and method == "PUT":
             return self._lfs_upload(parts[1], query.get("ticket", ""), body)
         raise HubError(404, f"not implemented: {method} {'/'.join(parts)}", "EntryNotFound")
 
     # --- account ---------------------------------------------------------------------------------------------
     def _whoami(self) -> None:
-        token, role = self._token_role()
+        role = self._role()
         if role is None:
             raise HubError(401, INVALID_CREDENTIALS)
         user = self.server.user
@@ -548,7 +549,8 @@ class HubHandler(BaseHTTPRequestHandler):
             )
             sha = commit["parent"]
         date = state.get("createdAt") or _now()
-        items.append({"id": sha, "title": "initial commit", "message": "", "authors": [{"user": "system"}], "date": date})
+        initial = {"id": sha, "title": "initial commit", "message": "", "authors": [{"user": "system"}], "date": date}
+        items.append(initial)
         self._json(items)
 
     # --- reads -----------------------------------------------------------------------------------------------
@@ -781,13 +783,13 @@ class HubHandler(BaseHTTPRequestHandler):
         for path in current:
             if path not in new or new[path] != current[path]:
                 (folder / path).unlink()
+        for directory in sorted({p for p in folder.rglob("*") if p.is_dir()}, key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only succeeds when empty
         for path, info in new.items():
             if current.get(path) != info:
                 content = blobs.get(info["sha256"]) if not info["lfs"] else store.lfs_path(info["sha256"]).read_bytes()
                 _atomic_write(folder / path, content if content is not None else b"")
-        for directory in sorted({p for p in folder.rglob("*") if p.is_dir()}, key=lambda p: -len(p.parts)):
-            with contextlib.suppress(OSError):
-                directory.rmdir()  # only succeeds when empty
         state["counter"] += 1
         seed = f"{owner}/{name}|{rev}|{parent}|{state['counter']}|{time.time_ns()}|{header['summary']}"
         sha = hashlib.sha1((seed + json.dumps(new, sort_keys=True)).encode()).hexdigest()
