@@ -282,6 +282,49 @@ def push(
         summary_console.print(f"commit: {result.commit_url}", highlight=False, soft_wrap=True)
 
 
+@cli.group()
+def train() -> None:
+    """Train a model on a dataset: SFT, then DPO from the SFT model (TRL; launchable with `accelerate launch`)."""
+
+
+def _train_command(stage: str) -> Callable[..., None]:
+    @click.option(
+        "--recipe",
+        "recipe_file",
+        type=click.Path(path_type=Path),
+        required=True,
+        help="A training recipe (YAML), e.g. recipes/smoke/sft.yaml.",
+    )
+    @click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override a recipe field, e.g. --set training.learning_rate=1e-4 (repeatable).",
+    )
+    @_reports_errors
+    def command(recipe_file: Path, overrides: tuple[str, ...]) -> None:
+        from .train.run import run_stage
+
+        result = run_stage(stage, recipe_file, overrides)  # type: ignore[arg-type]
+        summary_console.print(
+            f"trained {result.global_step} steps on {result.train_rows:,} rows; model and tokenizer in "
+            f"{result.output_dir}; metrics in {result.metrics_file}"
+            + (f"; pushed to {result.pushed_to}" if result.pushed_to else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    command.__doc__ = (
+        f"{stage.upper()} training from a recipe (TRL {'SFTTrainer' if stage == 'sft' else 'DPOTrainer'})."
+    )
+    return command
+
+
+train.command("sft")(_train_command("sft"))
+train.command("dpo")(_train_command("dpo"))
+
+
 def _build(recipe: Recipe, *, output: Path, overwrite: bool, on_error: str, batch_size: int, progress: bool) -> None:
     result = build(
         recipe,

@@ -1,0 +1,70 @@
+"""The data mixture of a training recipe: each dataset's split (a fraction of it), concatenated and shuffled.
+
+Columns are checked before anything else is loaded: SFT needs ``messages``, DPO ``chosen`` and ``rejected``.
+Only those columns are kept, in the conversational format TRL expects (DPO with an implicit prompt: the
+user turn leads both ``chosen`` and ``rejected``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, InputError
+from .recipe import DatasetSpec, Stage
+
+COLUMNS: dict[str, tuple[str, ...]] = {"sft": ("messages",), "dpo": ("chosen", "rejected")}
+
+
+def _load_split(spec: DatasetSpec, split: str) -> Any:
+    import datasets
+
+    datasets.disable_progress_bars()
+    source = spec.path
+    try:
+        if Path(source).is_dir():
+            files = sorted((Path(source) / "data").glob(f"{split}-*.parquet"))
+            if not files:
+                available = sorted({p.name.split("-")[0] for p in (Path(source) / "data").glob("*.parquet")})
+                raise InputError(f"no split '{split}' (splits: {', '.join(available) or 'none'})", file=source)
+            return datasets.Dataset.from_parquet([str(f) for f in files])
+        return datasets.load_dataset(source, split=split)
+    except InputError:
+        raise
+    except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
+        raise InputError(f"could not load split '{split}': {exc}", file=source) from None
+
+
+def load_mixture(specs: list[DatasetSpec], stage: Stage, seed: int) -> tuple[Any, Any | None]:
+    """``(train, eval)`` datasets; eval is None when no dataset names an ``eval_split``."""
+    import datasets
+
+    needed = COLUMNS[stage]
+    train_parts, eval_parts = [], []
+    for spec in specs:
+        split = _load_split(spec, spec.split)
+        missing = [c for c in needed if c not in split.column_names]
+        if missing:
+            raise ConfigError(
+                f"{spec.path} (split {spec.split}): a {stage.upper()} dataset needs column(s) {', '.join(needed)}; "
+                f"missing {', '.join(missing)} (columns: {', '.join(split.column_names)})"
+            )
+        split = split.select_columns(list(needed))
+        if spec.weight < 1:
+            count = max(1, round(len(split) * spec.weight))
+            split = split.shuffle(seed=seed).select(range(count))
+        train_parts.append(split)
+        if spec.eval_split:
+            eval_parts.append(_load_split(spec, spec.eval_split).select_columns(list(needed)))
+    train = datasets.concatenate_datasets(train_parts).shuffle(seed=seed)
+    evaluation = datasets.concatenate_datasets(eval_parts) if eval_parts else None
+    return train, evaluation
+
+
+def texts(dataset: Any, stage: Stage) -> list[str]:
+    """Every turn's text, to train a tokenizer for a randomly initialised model (smoke recipes)."""
+    out: list[str] = []
+    for column in COLUMNS[stage]:
+        for conversation in dataset[column]:
+            out.extend(message["content"] for message in conversation)
+    return out
