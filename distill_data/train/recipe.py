@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,19 @@ _INIT = ("architecture", "config", "tokenizer")
 _DATASET = ("path", "split", "weight", "eval_split")
 _PUSH = ("repo_id", "private", "revision")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+# YAML 1.1 reads 1e-4 (no dot) as a string; such values are numbers in every recipe field we pass on.
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
+def _numbers(value: Any) -> Any:
+    """``"1e-4"`` -> ``0.0001``, recursively; other values unchanged."""
+    if isinstance(value, str) and _FLOAT.match(value):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
 
 
 @dataclass
@@ -104,6 +118,7 @@ def parse_train_recipe(data: Any, stage: Stage, where: str = "recipe") -> TrainR
     """Check every key and build the recipe; TRL's fields are checked against SFTConfig or DPOConfig."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
+    data = _numbers(data)
     _known(data, _TOP, where)
     model = data.get("model")
     if not isinstance(model, dict):
