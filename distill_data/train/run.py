@@ -6,6 +6,7 @@ on a laptop CPU.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ def train(recipe: TrainRecipe) -> TrainResult:
         "callbacks": [JsonlMetrics(metrics_file)],
         "peft_config": _peft_config(recipe),
     }
+    if recipe.stage == "dpo" and recipe.model.init is not None and not recipe.peft:
+        # TRL reloads a frozen reference copy from the model's name; a random model has none, so hand it one.
+        common["ref_model"] = copy.deepcopy(model)
     trainer = SFTTrainer(**common) if recipe.stage == "sft" else DPOTrainer(**common)
     trainer.train()
     trainer.save_model(str(recipe.output_dir))
