@@ -304,9 +304,10 @@ def _train_command(stage: str) -> Callable[..., None]:
     )
     @_reports_errors
     def command(recipe_file: Path, overrides: tuple[str, ...]) -> None:
-        from .train.run import run_stage
+        from .train import load_train_recipe
+        from .train import train as run_training
 
-        result = run_stage(stage, recipe_file, overrides)  # type: ignore[arg-type]
+        result = run_training(load_train_recipe(recipe_file, stage, overrides))  # type: ignore[arg-type]
         summary_console.print(
             f"trained {result.global_step} steps on {result.train_rows:,} rows; model and tokenizer in "
             f"{result.output_dir}; metrics in {result.metrics_file}"

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from .data import load_mixture, texts
 from .metrics import JsonlMetrics
 from .model import load_model, load_tokenizer
-from .recipe import Stage, TrainRecipe, load_train_recipe
+from .recipe import TrainRecipe, load_train_recipe
 
 
 @dataclass
@@ -54,7 +54,8 @@ def train(recipe: TrainRecipe) -> TrainResult:
 
     train_data, eval_data = load_mixture(recipe.datasets, recipe.stage, recipe.seed)  # columns checked here
     config = build_config(recipe)
-    tokenizer = load_tokenizer(recipe.model, recipe.chat_template, texts(train_data, recipe.stage))
+    corpus = texts(train_data, recipe.stage) if recipe.model.init is not None else None  # a tokenizer to train
+    tokenizer = load_tokenizer(recipe.model, recipe.chat_template, corpus)
     model = load_model(recipe.model, tokenizer, recipe.seed, recipe.quantization)
     metrics_file = Path(recipe.metrics_file) if recipe.metrics_file else recipe.output_dir / "metrics.jsonl"
     common = {
@@ -81,14 +82,14 @@ def _push(recipe: TrainRecipe) -> str:
     """Upload the output folder as a model repository in one commit (token from HF_TOKEN or the login)."""
     from huggingface_hub import HfApi
 
-    assert recipe.push is not None
+    push = recipe.push or {}
     api = HfApi()
-    repo_id = recipe.push["repo_id"]
-    api.create_repo(repo_id, repo_type="model", private=bool(recipe.push.get("private")), exist_ok=True)
+    repo_id = push["repo_id"]
+    api.create_repo(repo_id, repo_type="model", private=bool(push.get("private")), exist_ok=True)
     info = api.upload_folder(
         repo_id=repo_id,
         folder_path=str(recipe.output_dir),
-        revision=recipe.push.get("revision"),
+        revision=push.get("revision"),
         commit_message=f"Upload {recipe.stage.upper()} model trained with distill-data",
         ignore_patterns=["checkpoint-*/**", "metrics.jsonl"],
     )
@@ -101,7 +102,3 @@ def train_sft(recipe_file: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 def train_dpo(recipe_file: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
     return train(load_train_recipe(recipe_file, "dpo", overrides))
-
-
-def run_stage(stage: Stage, recipe_file: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
-    return train(load_train_recipe(recipe_file, stage, overrides))
