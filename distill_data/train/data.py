@@ -28,7 +28,7 @@ def _load_split(spec: DatasetSpec, split: str) -> Any:
                 available = sorted({p.name.split("-")[0] for p in (Path(source) / "data").glob("*.parquet")})
                 raise InputError(f"no split '{split}' (splits: {', '.join(available) or 'none'})", file=source)
             return datasets.Dataset.from_parquet([str(f) for f in files])
-        return datasets.load_dataset(source, split=split)
+        return datasets.load_dataset(source, split=split, revision=spec.revision)
     except InputError:
         raise
     except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:

@@ -87,4 +87,8 @@ def load_model(spec: ModelSpec, tokenizer: Any, seed: int, quantization: dict[st
         if isinstance(settings.get("bnb_4bit_compute_dtype"), str):
             settings["bnb_4bit_compute_dtype"] = getattr(torch, settings["bnb_4bit_compute_dtype"])
         kwargs["quantization_config"] = BitsAndBytesConfig(**settings)
+        # Under `accelerate launch`, each process keeps its 4-bit model on its own GPU (not all on cuda:0).
+        from accelerate import PartialState
+
+        kwargs["device_map"] = {"": PartialState().local_process_index}
     return AutoModelForCausalLM.from_pretrained(spec.name_or_path, **kwargs)

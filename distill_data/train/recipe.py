@@ -19,7 +19,7 @@ Stage = Literal["sft", "dpo"]
 _TOP = ("model", "datasets", "chat_template", "seed", "training", "peft", "quantization", "metrics_file", "push")
 _MODEL = ("name_or_path", "revision", "dtype", "attn_implementation", "trust_remote_code", "init")
 _INIT = ("architecture", "config", "tokenizer")
-_DATASET = ("path", "split", "weight", "eval_split")
+_DATASET = ("path", "split", "weight", "eval_split", "revision")
 _PUSH = ("repo_id", "private", "revision")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 # YAML 1.1 reads 1e-4 (no dot) as a string; such values are numbers in every recipe field we pass on.
@@ -57,6 +57,7 @@ class DatasetSpec:
     split: str
     weight: float = 1.0
     eval_split: str | None = None
+    revision: str | None = None  # a Hub dataset's revision (branch, tag or commit), for reproducible runs
 
 
 @dataclass
