@@ -1,11 +1,17 @@
-"""A tiny Hub-compatible HTTP server for tests: serves local folders as dataset repos, and accepts uploads.
+"""A tiny Hub-compatible HTTP server for tests: serves local folders as dataset and model repos, and accepts uploads.
 
-Reads: what `datasets.load_dataset` and `huggingface_hub` need to read a dataset repo (repo info, tree, paths-info,
-resolve with ranges). Writes: what `huggingface_hub.HfApi` needs to create repos and branches and to commit files
-(whoami, repos/create, branch, validate-yaml, preupload, the LFS batch API with "basic" transfers, commit). Start it
-with :func:`serve`; either pass ``endpoint=url`` to ``HfApi`` or point ``HF_ENDPOINT`` at the URL before
-huggingface_hub is imported. Set ``HF_HUB_DISABLE_XET=1`` (or ``huggingface_hub.constants.HF_HUB_DISABLE_XET =
-True``): uploads go through the legacy LFS protocol, which this server speaks, not through Xet.
+Reads: what `datasets.load_dataset`, `transformers`' ``from_pretrained`` and `huggingface_hub` need to read a repo
+(repo info, tree, paths-info, resolve with ranges). Writes: what `huggingface_hub.HfApi` needs to create repos and
+branches and to commit files (whoami, repos/create, branch, validate-yaml, preupload, the LFS batch API with "basic"
+transfers, commit). Start it with :func:`serve`; either pass ``endpoint=url`` to ``HfApi`` or point ``HF_ENDPOINT`` at
+the URL before huggingface_hub is imported. Set ``HF_HUB_DISABLE_XET=1`` (or
+``huggingface_hub.constants.HF_HUB_DISABLE_XET = True``): uploads go through the legacy LFS protocol, which this
+server speaks, not through Xet.
+
+Dataset and model repos have the same features; only their URLs differ, as on the Hub: ``/api/datasets/<owner>/<name>``
+and ``/datasets/<owner>/<name>/resolve/...`` (``.../<name>.git/info/lfs/...``) for a dataset,
+``/api/models/<owner>/<name>`` and ``/<owner>/<name>/resolve/...`` (no prefix) for a model. A create request with no
+``type`` (huggingface_hub sends none for ``repo_type=None``) makes a model repo. Other repo types get a 400.
 
 Layout under ``root``:
 
@@ -13,7 +19,11 @@ Layout under ``root``:
   directly are served as they are: a repo with no commit has the sha :data:`REVISION`);
 - ``root/.branches/<owner>/<name>/<quoted branch>/`` the working tree of every other branch;
 - ``root/.hub/repos/<owner>/<name>/state.json`` branch heads, commits and the file manifest of every known sha;
-- ``root/.hub/objects/<sha256>`` the content of committed regular files, ``root/.hub/lfs/<sha256>`` LFS uploads.
+- ``root/.models/<owner>/<name>/``, ``root/.models/.branches/<owner>/<name>/<quoted branch>/`` and
+  ``root/.hub/models/<owner>/<name>/state.json``: the same for model repo ``owner/name`` (kept apart, so a model
+  and a dataset of the same name do not collide);
+- ``root/.hub/objects/<sha256>`` the content of committed regular files, ``root/.hub/lfs/<sha256>`` LFS uploads
+  (content-addressed, shared by all repos).
 
 A branch name resolves to its working tree; the head sha of a branch does too; an older sha of the repo is served
 from its manifest (the repo as it was at that commit).
@@ -102,12 +112,23 @@ def _check_repo_path(path: object) -> str:
     return path
 
 
-class Store:
-    """Repos, branches, commits and blobs under one root folder (all state is on disk)."""
+REPO_TYPES = ("dataset", "model")
+_API_TYPES = {"datasets": "dataset", "models": "model"}  # the second part of /api/<kind>/<owner>/<name>/...
 
-    def __init__(self, root: Path) -> None:
+
+class Store:
+    """The repos of one type (their branches and commits) and the shared blobs, under one root folder (all state is
+    on disk). Dataset repos live at ``root/<owner>/<name>``, model repos at ``root/.models/<owner>/<name>``."""
+
+    def __init__(self, root: Path, repo_type: str = "dataset") -> None:
+        if repo_type not in REPO_TYPES:
+            raise ValueError(f"repo_type must be one of {REPO_TYPES}, not {repo_type!r}")
         self.root = Path(root)
         self.meta = self.root / ".hub"
+        self.repo_type = repo_type
+        self.base = self.root if repo_type == "dataset" else self.root / ".models"
+        self.url_prefix = "datasets/" if repo_type == "dataset" else ""  # as in the Hub's web and resolve URLs
+        self._states = self.meta / ("repos" if repo_type == "dataset" else "models")
 
     # --- locations -------------------------------------------------------------------------------------------
     @staticmethod
@@ -118,7 +139,7 @@ class Store:
 
     def repo_dir(self, owner: str, name: str) -> Path:
         self._check_id(owner, name)
-        return self.root / owner / name
+        return self.base / owner / name
 
     def exists(self, owner: str, name: str) -> bool:
         return self.repo_dir(owner, name).is_dir()
@@ -126,10 +147,10 @@ class Store:
     def branch_dir(self, owner: str, name: str, branch: str) -> Path:
         if branch == "main":
             return self.repo_dir(owner, name)
-        return self.root / ".branches" / owner / name / quote(branch, safe="")
+        return self.base / ".branches" / owner / name / quote(branch, safe="")
 
     def _state_path(self, owner: str, name: str) -> Path:
-        return self.meta / "repos" / owner / name / "state.json"
+        return self._states / owner / name / "state.json"
 
     def load(self, owner: str, name: str) -> dict[str, Any]:
         path = self._state_path(owner, name)
@@ -282,7 +303,8 @@ class HubServer(ThreadingHTTPServer):
     def __init__(self, root: Path, tokens: dict[str, str], user: str) -> None:
         super().__init__(("127.0.0.1", 0), HubHandler)
         self.root = Path(root)
-        self.store = Store(self.root)
+        self.stores = {repo_type: Store(self.root, repo_type) for repo_type in REPO_TYPES}
+        self.store = self.stores["dataset"]  # the dataset repos; the blobs, shared by all repo types, too
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         self.tokens = dict(tokens)
         self.user = user
@@ -293,11 +315,11 @@ class HubServer(ThreadingHTTPServer):
         self.fail_next_lfs_uploads = 0
         self.lfs_tickets: dict[str, tuple[str, int]] = {}
 
-    def commits(self, repo_id: str, branch: str = "main") -> list[tuple[str, str]]:
-        return commits(self, repo_id, branch)
+    def commits(self, repo_id: str, branch: str = "main", *, repo_type: str = "dataset") -> list[tuple[str, str]]:
+        return commits(self, repo_id, branch, repo_type=repo_type)
 
-    def head(self, repo_id: str, branch: str = "main") -> str:
-        return head(self, repo_id, branch)
+    def head(self, repo_id: str, branch: str = "main", *, repo_type: str = "dataset") -> str:
+        return head(self, repo_id, branch, repo_type=repo_type)
 
 
 class HubHandler(BaseHTTPRequestHandler):
@@ -355,9 +377,8 @@ class HubHandler(BaseHTTPRequestHandler):
         if role != "write":
             raise HubError(403, f"You don't have the rights to {action}: your token is read-only")
 
-    def _readable_repo(self, owner: str, name: str) -> dict[str, Any]:
+    def _readable_repo(self, store: Store, owner: str, name: str) -> dict[str, Any]:
         """The state of a repo the caller may read; the Hub hides private repos (and missing ones) alike."""
-        store = self.server.store
         if not store.exists(owner, name):
             raise HubError(404, "Repository not found", "RepoNotFound")
         state = store.load(owner, name)
@@ -365,9 +386,9 @@ class HubHandler(BaseHTTPRequestHandler):
             raise HubError(401, "Repository not found", "RepoNotFound")
         return state
 
-    def _writable_repo(self, owner: str, name: str, action: str) -> dict[str, Any]:
+    def _writable_repo(self, store: Store, owner: str, name: str, action: str) -> dict[str, Any]:
         self._require_write(action)
-        return self._readable_repo(owner, name)
+        return self._readable_repo(store, owner, name)
 
     def do_HEAD(self) -> None:
         self._dispatch()
@@ -405,32 +426,38 @@ class HubHandler(BaseHTTPRequestHandler):
             return self._create_repo(body)
         if parts == ["api", "validate-yaml"] and method == "POST":
             return self._validate_yaml(body)
-        if parts[:2] == ["api", "datasets"] and len(parts) >= 4:
+        if parts[:1] == ["api"] and len(parts) >= 4 and parts[1] in _API_TYPES:
+            store = self.server.stores[_API_TYPES[parts[1]]]
             owner, name, rest = parts[2], parts[3], parts[4:] or [""]
             if read and (rest == [""] or (rest[0] == "revision" and len(rest) >= 2)):
-                return self._repo_info(owner, name, "/".join(rest[1:]) or "main", query)
+                return self._repo_info(store, owner, name, "/".join(rest[1:]) or "main", query)
             if read and rest[0] == "tree" and len(rest) >= 2:
-                return self._tree(owner, name, rest[1], "/".join(rest[2:]), query)
+                return self._tree(store, owner, name, rest[1], "/".join(rest[2:]), query)
             if read and rest == ["refs"]:
-                return self._refs(owner, name)
+                return self._refs(store, owner, name)
             if read and rest[0] == "commits" and len(rest) >= 2:
-                return self._commit_log(owner, name, "/".join(rest[1:]))
+                return self._commit_log(store, owner, name, "/".join(rest[1:]))
             if method == "POST" and rest[0] == "paths-info" and len(rest) >= 2:
-                return self._paths_info(owner, name, "/".join(rest[1:]), body)
+                return self._paths_info(store, owner, name, "/".join(rest[1:]), body)
             if method in ("POST", "DELETE") and rest[0] == "branch" and len(rest) >= 2:
-                return self._branch(owner, name, "/".join(rest[1:]), body)
+                return self._branch(store, owner, name, "/".join(rest[1:]), body)
             if method == "POST" and rest[0] == "preupload" and len(rest) >= 2:
-                return self._preupload(owner, name, "/".join(rest[1:]), body)
+                return self._preupload(store, owner, name, "/".join(rest[1:]), body)
             if method == "POST" and rest[0] == "commit" and len(rest) >= 2:
-                return self._commit(owner, name, "/".join(rest[1:]), query, body)
-        if parts[:1] == ["datasets"] and len(parts) >= 6 and parts[3] == "resolve" and read:
-            return self._resolve(parts[1], parts[2], parts[4], "/".join(parts[5:]))
-        lfs_api = parts[:1] == ["datasets"] and len(parts) == 7 and parts[3:6] == ["info", "lfs", "objects"]
-        if lfs_api and parts[2].endswith(".git") and parts[6] in ("batch", "verify") and method == "POST":
-            owner, name = parts[1], parts[2][: -len(".git")]
-            return self._lfs_batch(owner, name, body) if parts[6] == "batch" else self._lfs_verify(body)
+                return self._commit(store, owner, name, "/".join(rest[1:]), query, body)
         if parts[:1] == ["lfs-upload"] and len(parts) == 2 and method == "PUT":
             return self._lfs_upload(parts[1], query.get("ticket", ""), body)
+        # Web-side URLs: /datasets/<owner>/<name>/... for datasets, /<owner>/<name>/... (no prefix) for models.
+        if parts[:1] == ["datasets"]:
+            store, repo_parts = self.server.stores["dataset"], parts[1:]
+        else:
+            store, repo_parts = self.server.stores["model"], parts
+        if len(repo_parts) >= 5 and repo_parts[2] == "resolve" and read:
+            return self._resolve(store, repo_parts[0], repo_parts[1], repo_parts[3], "/".join(repo_parts[4:]))
+        lfs_api = len(repo_parts) == 6 and repo_parts[2:5] == ["info", "lfs", "objects"]
+        if lfs_api and repo_parts[1].endswith(".git") and repo_parts[5] in ("batch", "verify") and method == "POST":
+            owner, name = repo_parts[0], repo_parts[1][: -len(".git")]
+            return self._lfs_batch(store, owner, name, body) if repo_parts[5] == "batch" else self._lfs_verify(body)
         raise HubError(404, f"not implemented: {method} {'/'.join(parts)}", "EntryNotFound")
 
     # --- account ---------------------------------------------------------------------------------------------
@@ -478,15 +505,16 @@ class HubHandler(BaseHTTPRequestHandler):
             payload = json.loads(body or b"{}")
         except ValueError as exc:
             raise HubError(400, f"Invalid JSON: {exc}") from exc
-        if payload.get("type", "model") != "dataset":
-            raise HubError(400, "This test server only hosts dataset repos")
+        repo_type = payload.get("type") or "model"  # huggingface_hub sends no type for a model repo
+        if repo_type not in self.server.stores:
+            raise HubError(400, "This test server only hosts dataset and model repos")
         name, owner = payload.get("name"), payload.get("organization") or self.server.user
         if not isinstance(name, str) or not _NAME_RE.match(name) or not _NAME_RE.match(owner):
             raise HubError(400, f"Invalid repo name: {owner}/{name}")
-        store = self.server.store
-        url = f"{self.server.url}/datasets/{owner}/{name}"
+        store = self.server.stores[repo_type]
+        url = f"{self.server.url}/{store.url_prefix}{owner}/{name}"
         if store.exists(owner, name):
-            raise HubError(409, "You already created this dataset repo", url=url)
+            raise HubError(409, f"You already created this {repo_type} repo", url=url)
         state = store.load(owner, name)
         state["private"] = payload.get("visibility") == "private" or bool(payload.get("private"))
         state["createdAt"] = _now()
@@ -494,9 +522,8 @@ class HubHandler(BaseHTTPRequestHandler):
         store.save(owner, name, state)
         self._json({"url": url, "name": f"{owner}/{name}", "id": secrets.token_hex(12)})
 
-    def _branch(self, owner: str, name: str, branch: str, body: bytes) -> None:
-        state = self._writable_repo(owner, name, "create a branch")
-        store = self.server.store
+    def _branch(self, store: Store, owner: str, name: str, branch: str, body: bytes) -> None:
+        state = self._writable_repo(store, owner, name, "create a branch")
         if self.command == "DELETE":
             if branch == "main" or branch not in state["branches"]:
                 raise HubError(404 if branch != "main" else 403, f"Cannot delete branch {branch}")
@@ -525,16 +552,16 @@ class HubHandler(BaseHTTPRequestHandler):
         store.save(owner, name, state)
         self._json({})
 
-    def _refs(self, owner: str, name: str) -> None:
-        state = self._readable_repo(owner, name)
+    def _refs(self, store: Store, owner: str, name: str) -> None:
+        state = self._readable_repo(store, owner, name)
         branches = [
             {"name": b, "ref": f"refs/heads/{b}", "targetCommit": sha} for b, sha in sorted(state["branches"].items())
         ]
         self._json({"branches": branches, "converts": [], "tags": [], "pullRequests": []})
 
-    def _commit_log(self, owner: str, name: str, rev: str) -> None:
-        state = self._readable_repo(owner, name)
-        sha = self.server.store.view(owner, name, rev, state).sha
+    def _commit_log(self, store: Store, owner: str, name: str, rev: str) -> None:
+        state = self._readable_repo(store, owner, name)
+        sha = store.view(owner, name, rev, state).sha
         items = []
         while sha in state["commits"]:
             commit = state["commits"][sha]
@@ -554,9 +581,9 @@ class HubHandler(BaseHTTPRequestHandler):
         self._json(items)
 
     # --- reads -----------------------------------------------------------------------------------------------
-    def _repo_info(self, owner: str, name: str, rev: str, query: dict[str, str]) -> None:
-        state = self._readable_repo(owner, name)
-        view = self.server.store.view(owner, name, rev, state)
+    def _repo_info(self, store: Store, owner: str, name: str, rev: str, query: dict[str, str]) -> None:
+        state = self._readable_repo(store, owner, name)
+        view = store.view(owner, name, rev, state)
         siblings = []
         for path in view.manifest:
             sibling: dict[str, Any] = {"rfilename": path}
@@ -576,28 +603,30 @@ class HubHandler(BaseHTTPRequestHandler):
 
                 card = yaml.safe_load(match.group(1).decode()) or {}
         date = state["commits"].get(view.sha, {}).get("date") or state.get("createdAt") or _now()
-        self._json(
-            {
-                "_id": hashlib.sha1(f"{owner}/{name}".encode()).hexdigest()[:24],
-                "id": f"{owner}/{name}",
-                "author": owner,
-                "sha": view.sha,
-                "private": state["private"],
-                "gated": False,
-                "disabled": False,
-                "downloads": 0,
-                "likes": 0,
-                "lastModified": date,
-                "createdAt": state.get("createdAt") or date,
-                "siblings": siblings,
-                "cardData": card if isinstance(card, dict) else {},
-                "tags": [],
-            }
-        )
+        id_seed = f"{owner}/{name}" if store.repo_type == "dataset" else f"{store.repo_type}:{owner}/{name}"
+        info: dict[str, Any] = {
+            "_id": hashlib.sha1(id_seed.encode()).hexdigest()[:24],
+            "id": f"{owner}/{name}",
+            "author": owner,
+            "sha": view.sha,
+            "private": state["private"],
+            "gated": False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "lastModified": date,
+            "createdAt": state.get("createdAt") or date,
+            "siblings": siblings,
+            "cardData": card if isinstance(card, dict) else {},
+            "tags": [],
+        }
+        if store.repo_type == "model":
+            info["modelId"] = info["id"]
+        self._json(info)
 
-    def _tree(self, owner: str, name: str, rev: str, sub: str, query: dict[str, str]) -> None:
-        state = self._readable_repo(owner, name)
-        view = self.server.store.view(owner, name, rev, state)
+    def _tree(self, store: Store, owner: str, name: str, rev: str, sub: str, query: dict[str, str]) -> None:
+        state = self._readable_repo(store, owner, name)
+        view = store.view(owner, name, rev, state)
         if not view.is_dir(sub):
             raise HubError(404, f"Entry not found: {sub}", "EntryNotFound", headers={"X-Repo-Commit": view.sha})
         entries = view.listing(sub, query.get("recursive", "").lower() in ("1", "true"))
@@ -608,9 +637,9 @@ class HubHandler(BaseHTTPRequestHandler):
                 entry["lastCommit"] = last
         self._json(entries)
 
-    def _paths_info(self, owner: str, name: str, rev: str, body: bytes) -> None:
-        state = self._readable_repo(owner, name)
-        view = self.server.store.view(owner, name, rev, state)
+    def _paths_info(self, store: Store, owner: str, name: str, rev: str, body: bytes) -> None:
+        state = self._readable_repo(store, owner, name)
+        view = store.view(owner, name, rev, state)
         text = body.decode()
         fields = json.loads(text) if text.lstrip().startswith("{") else parse_qs(text)
         paths = fields.get("paths", [])
@@ -618,9 +647,9 @@ class HubHandler(BaseHTTPRequestHandler):
         entries = [view.entry(p) for p in paths]
         self._json([e for e in entries if e is not None])
 
-    def _resolve(self, owner: str, name: str, rev: str, path: str) -> None:
-        state = self._readable_repo(owner, name)
-        view = self.server.store.view(owner, name, rev, state)
+    def _resolve(self, store: Store, owner: str, name: str, rev: str, path: str) -> None:
+        state = self._readable_repo(store, owner, name)
+        view = store.view(owner, name, rev, state)
         data = view.read(path)
         if data is None:
             raise HubError(404, "Entry not found", "EntryNotFound", headers={"X-Repo-Commit": view.sha})
@@ -642,8 +671,8 @@ class HubHandler(BaseHTTPRequestHandler):
         self._send(status, data, "application/octet-stream", headers)
 
     # --- uploads ---------------------------------------------------------------------------------------------
-    def _preupload(self, owner: str, name: str, rev: str, body: bytes) -> None:
-        state = self._writable_repo(owner, name, "upload files")
+    def _preupload(self, store: Store, owner: str, name: str, rev: str, body: bytes) -> None:
+        state = self._writable_repo(store, owner, name, "upload files")
         if self.server.fail_next_preuploads > 0:
             self.server.fail_next_preuploads -= 1
             raise HubError(503, "Service temporarily unavailable (injected failure)")
@@ -656,8 +685,8 @@ class HubHandler(BaseHTTPRequestHandler):
             files.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": None})
         self._json({"files": files, "commitOid": state["branches"][rev]})
 
-    def _lfs_batch(self, owner: str, name: str, body: bytes) -> None:
-        self._writable_repo(owner, name, "upload LFS files")
+    def _lfs_batch(self, store: Store, owner: str, name: str, body: bytes) -> None:
+        self._writable_repo(store, owner, name, "upload LFS files")
         payload = json.loads(body or b"{}")
         if payload.get("operation") != "upload":
             raise HubError(400, "Only the upload operation is supported")
@@ -669,7 +698,7 @@ class HubHandler(BaseHTTPRequestHandler):
             if not isinstance(oid, str) or not _OID_RE.match(oid) or not isinstance(size, int) or size < 0:
                 error = {"code": 422, "message": "Invalid oid or size"}
                 objects.append({"oid": str(oid), "size": size if isinstance(size, int) else 0, "error": error})
-            elif self.server.store.has_lfs(oid):
+            elif store.has_lfs(oid):
                 objects.append({"oid": oid, "size": size})
             else:
                 ticket = secrets.token_hex(16)
@@ -677,7 +706,7 @@ class HubHandler(BaseHTTPRequestHandler):
                 actions = {
                     "upload": {"href": f"{self.server.url}/lfs-upload/{oid}?ticket={ticket}", "header": {}},
                     "verify": {
-                        "href": f"{self.server.url}/datasets/{owner}/{name}.git/info/lfs/objects/verify",
+                        "href": f"{self.server.url}/{store.url_prefix}{owner}/{name}.git/info/lfs/objects/verify",
                         "header": {},
                     },
                 }
@@ -708,9 +737,9 @@ class HubHandler(BaseHTTPRequestHandler):
             raise HubError(404, f"LFS object {oid} was not uploaded")
         self._json({"oid": oid, "size": size})
 
-    def _commit(self, owner: str, name: str, rev: str, query: dict[str, str], body: bytes) -> None:
-        state = self._writable_repo(owner, name, "commit to this repo")
-        server, store = self.server, self.server.store
+    def _commit(self, store: Store, owner: str, name: str, rev: str, query: dict[str, str], body: bytes) -> None:
+        state = self._writable_repo(store, owner, name, "commit to this repo")
+        server = self.server
         if server.fail_next_commits > 0:
             server.fail_next_commits -= 1
             raise HubError(500, "Internal Error (injected failure)")
@@ -804,23 +833,28 @@ class HubHandler(BaseHTTPRequestHandler):
         state["manifests"][sha] = new
         state["branches"][rev] = sha
         store.save(owner, name, state)
-        commit_url = f"{server.url}/datasets/{owner}/{name}/commit/{sha}"
+        commit_url = f"{server.url}/{store.url_prefix}{owner}/{name}/commit/{sha}"
         self._json({"success": True, "commitOid": sha, "commitUrl": commit_url, "pullRequestUrl": None})
 
 
-def _store_of(root_or_server: Path | str | HubServer) -> Store:
+def _store_of(root_or_server: Path | str | HubServer, repo_type: str = "dataset") -> Store:
     if isinstance(root_or_server, HubServer):
-        return root_or_server.store
-    return Store(Path(root_or_server))
+        if repo_type not in root_or_server.stores:
+            raise ValueError(f"repo_type must be one of {REPO_TYPES}, not {repo_type!r}")
+        return root_or_server.stores[repo_type]
+    return Store(Path(root_or_server), repo_type)
 
 
-def commits(root_or_server: Path | str | HubServer, repo_id: str, branch: str = "main") -> list[tuple[str, str]]:
+def commits(
+    root_or_server: Path | str | HubServer, repo_id: str, branch: str = "main", *, repo_type: str = "dataset"
+) -> list[tuple[str, str]]:
     """The commits reachable from ``branch``'s head as ``(sha, summary)``, oldest first (no initial commit).
 
     A branch created from ``main`` shares ``main``'s commits up to the point it was created, as in git.
+    ``repo_type`` is ``"dataset"`` or ``"model"``.
     """
     owner, name = repo_id.split("/")
-    store = _store_of(root_or_server)
+    store = _store_of(root_or_server, repo_type)
     state = store.load(owner, name)
     if branch not in state["branches"]:
         raise KeyError(f"{repo_id} has no branch {branch!r}")
@@ -831,16 +865,19 @@ def commits(root_or_server: Path | str | HubServer, repo_id: str, branch: str = 
     return out[::-1]
 
 
-def head(root_or_server: Path | str | HubServer, repo_id: str, branch: str = "main") -> str:
-    """The sha of ``branch``'s head (:data:`REVISION` before the first commit)."""
+def head(
+    root_or_server: Path | str | HubServer, repo_id: str, branch: str = "main", *, repo_type: str = "dataset"
+) -> str:
+    """The sha of ``branch``'s head (:data:`REVISION` before the first commit); ``repo_type`` as in :func:`commits`."""
     owner, name = repo_id.split("/")
-    return _store_of(root_or_server).load(owner, name)["branches"][branch]
+    return _store_of(root_or_server, repo_type).load(owner, name)["branches"][branch]
 
 
 def serve(
     root: Path, *, tokens: dict[str, str] | None = None, user: str = DEFAULT_USER
 ) -> tuple[HubServer, str, list[str]]:
-    """Serve ``root/<owner>/<name>/...`` as dataset repos on a free loopback port; returns (server, url, log).
+    """Serve ``root/<owner>/<name>/...`` as dataset repos and ``root/.models/<owner>/<name>/...`` as model repos on
+    a free loopback port; returns (server, url, log).
 
     ``tokens`` maps bearer tokens to their role, ``"write"`` or ``"read"`` (default :data:`DEFAULT_TOKENS`); every
     token belongs to ``user``, who owns repos created without an organization. Stop with ``server.shutdown()``.

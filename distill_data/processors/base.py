@@ -98,11 +98,16 @@ class Filter(Processor):
 
     def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
         reasons, details = self.drop_reasons(table)
-        dropped = reasons.is_valid()
-        if not pc.any(dropped).as_py():
-            return table
-        record_drops(stats, table, reasons, details)
-        return table.filter(pc.invert(dropped))
+        return apply_drops(table, stats, reasons, details)
+
+
+def apply_drops(table: pa.Table, stats: StepStats, reasons: pa.Array, details: pa.Array | None) -> pa.Table:
+    """Count the drops (reason per row, null = keep), keep examples, and return the kept rows."""
+    dropped = reasons.is_valid()
+    if not pc.any(dropped).as_py():
+        return table
+    record_drops(stats, table, reasons, details)
+    return table.filter(pc.invert(dropped))
 
 
 def record_drops(stats: StepStats, table: pa.Table, reasons: pa.Array, details: pa.Array | None) -> None:

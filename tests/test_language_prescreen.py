@@ -1,0 +1,63 @@
+"""The English pre-screen of LanguageFilter: cheap, conservative, and in agreement with langdetect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import TEST_DATA
+from helpers import dialogues
+
+from distill_data.processors import LanguageFilter, StepStats
+from distill_data.processors.language import detect_language, plainly_english
+from distill_data.synthetic import FOREIGN_PROMPTS
+
+
+def real_prompts() -> list[str]:
+    mt_bench = [json.loads(line)["turn"] for line in (TEST_DATA / "mt_bench_first_turns.jsonl").open()]
+    truthful = [json.loads(line)["question"] for line in (TEST_DATA / "truthfulqa_questions.jsonl").open()]
+    return mt_bench + truthful
+
+
+def test_prescreened_real_prompts_are_english_for_langdetect_too() -> None:
+    prompts = real_prompts()
+    screened = [p for p in prompts if plainly_english(p)]
+    assert len(screened) > 0.6 * len(prompts)  # it must save langdetect most of the work
+    agree = sum(detect_language(p)[0] == "en" for p in screened)
+    assert agree >= 0.99 * len(screened)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *FOREIGN_PROMPTS,
+        "Pourquoi est-ce que le ciel est bleu pendant la journee et rouge le soir quand le soleil se couche",
+        "Warum ist der Himmel am Tag blau und am Abend rot wenn die Sonne langsam untergeht",
+        "What is the café in the résumé of naïve coöperation with the piñata and the jalapeño?",
+        "How old is the universe?",  # too short to be sure: langdetect decides
+        "12345 + 678 = 13023; 99 * 2 = 198",
+        "",
+    ],
+)
+def test_what_the_prescreen_leaves_to_langdetect(text: str) -> None:
+    assert not plainly_english(text)
+
+
+def test_prescreen_is_counted_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    english = "Can you tell me how the water cycle works and why it is important for all of the plants?"
+    table = dialogues([english, "Sure."], [FOREIGN_PROMPTS[0], "Oui."])
+    stats = StepStats("language_filter")
+    out = LanguageFilter().process(table, stats)
+    assert out.num_rows == 1 and stats.counters["prescreened"] == 1 and stats.dropped == {"wrong_language": 1}
+
+    calls: list[str] = []
+    import distill_data.processors.language as language
+
+    real = language.detect_language
+    monkeypatch.setattr(language, "detect_language", lambda text, seed=0: calls.append(text) or real(text, seed))
+    stats = StepStats("language_filter")
+    LanguageFilter(prescreen=False).process(table, stats)
+    assert len(calls) == 2 and stats.counters["prescreened"] == 0
+    calls.clear()
+    LanguageFilter().process(table, StepStats("language_filter"))
+    assert calls == [FOREIGN_PROMPTS[0]]
