@@ -295,7 +295,8 @@ class HubServer(ThreadingHTTPServer):
     - ``fail_next_commits``: answer the next N commit requests with a 500, applying nothing;
     - ``fail_next_preuploads``: answer the next N preupload requests with a 503 (huggingface_hub retries these);
     - ``fail_next_lfs_uploads``: answer the next N LFS PUT uploads with a 500 (huggingface_hub retries these);
-    - ``log``: ``"METHOD /path?query"`` of every request answered.
+    - ``log``: ``"METHOD /path?query"`` of every request answered;
+    - ``stores``: repo type (``"dataset"``, ``"model"``) -> its :class:`Store`; ``store`` is the dataset one.
     """
 
     daemon_threads = True
