@@ -57,27 +57,43 @@ class Pipeline:
         total_rows: int | None = None,
         progress: bool = True,
         console: Console | None = None,
+        workers: int = 1,
     ) -> Iterator[pa.Table]:
-        """Yield each processed batch (empty ones are skipped); :attr:`stats` fills in as it goes."""
+        """Yield each processed batch (empty ones are skipped); :attr:`stats` fills in as it goes.
+
+        With ``workers`` > 1 the leading stateless steps run on that many processes; stateful steps (dedup)
+        run here, in input order. The output is the same whatever the number of workers.
+        """
         self.stats = [StepStats(step.name) for step in self.steps]
         for step in self.steps:
             step.setup()
-        checked = False
+        head = 0
+        while workers > 1 and head < len(self.steps) and not self.steps[head].stateful:
+            head += 1
         with _progress(progress, console) as bar:
             task = bar.add_task("processing", total=total_rows)
-            for batch in batches:
-                if not checked:
-                    self.check(batch.column_names)
-                    checked = True
+            checked = _checked(batches, self)
+            if head:
+                from .parallel import map_batches
+
+                for batch, head_stats in map_batches(self.steps[:head], checked, workers):
+                    for mine, theirs in zip(self.stats[:head], head_stats, strict=True):
+                        mine.merge(theirs)
+                    batch = self.process_batch(batch, start=head)
+                    bar.advance(task, head_stats[0].rows_in)
+                    if len(batch):
+                        yield batch
+                return
+            for batch in checked:
                 rows = len(batch)
                 batch = self.process_batch(batch)
                 bar.advance(task, rows)
                 if len(batch):
                     yield batch
 
-    def process_batch(self, batch: pa.Table) -> pa.Table:
-        """Run every step on one batch, counting rows in and out."""
-        for step, stats in zip(self.steps, self.stats, strict=True):
+    def process_batch(self, batch: pa.Table, start: int = 0) -> pa.Table:
+        """Run the steps from ``start`` on one batch, counting rows in and out."""
+        for step, stats in zip(self.steps[start:], self.stats[start:], strict=True):
             if not len(batch):
                 break
             stats.rows_in += len(batch)
@@ -103,6 +119,16 @@ class Pipeline:
             }
             for step, stats in zip(self.steps, self.stats, strict=True)
         ]
+
+
+def _checked(batches: Iterable[pa.Table], pipeline: Pipeline) -> Iterator[pa.Table]:
+    """The batches, the column contracts checked against the first one before it is processed."""
+    first = True
+    for batch in batches:
+        if first:
+            pipeline.check(batch.column_names)
+            first = False
+        yield batch
 
 
 def _progress(enabled: bool, console: Console | None) -> Progress:

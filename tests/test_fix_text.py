@@ -147,3 +147,17 @@ def test_batch_path_equals_per_string_fix(convs):
     assert contents(out) == expected
     changed = sum(a != b for conv, exp in zip(convs, expected, strict=True) for a, b in zip(conv, exp, strict=True))
     assert stats.counters["turns_changed"] == changed
+
+
+_SAFE_ALPHABET = st.sampled_from(
+    [chr(c) for c in range(0x20, 0x7F) if chr(c) != "&"]
+    + ["\t", "\n", "’", "‘", "“", "”", "—", "–", "…", "•", "か", "カ", "中", "한", "🌂", "🙂"]
+)
+_RISKY_ALPHABET = st.sampled_from(["â", "€", "™", "Ã", "©", "\u0301", "\r", "\x85", "&", "й", "Ґ", "\ufeff"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_SAFE_ALPHABET, _RISKY_ALPHABET), max_size=24).map("".join))
+def test_shortcut_never_changes_a_result_near_its_boundary(text):
+    out, _ = run(dialogues([text, "ok"]))
+    assert contents(out)[0][0] == FixText().fix(text)

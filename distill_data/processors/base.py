@@ -53,6 +53,22 @@ class StepStats:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def merge(self, other: StepStats) -> None:
+        """Add the counts of ``other`` (a later part of the same stream): examples stay the first five."""
+        self.rows_in += other.rows_in
+        self.rows_out += other.rows_out
+        for reason, count in other.dropped.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+        for reason, examples in other.examples.items():
+            kept = self.examples.setdefault(reason, [])
+            kept.extend(examples[: MAX_EXAMPLES - len(kept)])
+        for counter, count in other.counters.items():
+            self.count(counter, count)
+        for name, counts in other.tallies.items():
+            mine = self.tallies.setdefault(name, {})
+            for value, count in counts.items():
+                mine[value] = mine.get(value, 0) + count
+
 
 @dataclass
 class Processor:
@@ -63,6 +79,8 @@ class Processor:
     inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
     removes: ClassVar[tuple[str, ...]] = ()
+    # A stateful step (dedup) sees the rows in order in one process; stateless steps may run on any worker.
+    stateful: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -30,6 +30,7 @@ class Dedup(Filter):
 
     name: ClassVar[str] = "dedup"
     inputs: ClassVar[tuple[str, ...]] = ("prompt",)
+    stateful: ClassVar[bool] = True
 
     _seen: set[bytes] = field(default_factory=set, init=False, repr=False, compare=False)
 

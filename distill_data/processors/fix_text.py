@@ -10,10 +10,18 @@ import ftfy
 
 from .turn_rewriter import TurnRewriter
 
-# Only these characters can trigger an ftfy fix under our configuration: anything non-ASCII (mojibake,
-# C1 controls, odd line breaks), "&" (HTML entities), ESC (terminal escapes) and ASCII control
-# characters. A string without them is passed through untouched, which is most English text.
-NEEDS_FIXING = r"[^\t\n\x20-\x7E]|&"
+# Characters that cannot trigger any fix of our configuration: printable ASCII (except "&", which starts HTML
+# entities), tab and newline, and blocks with no mojibake lead bytes, no controls and no NFC changes: typographic
+# punctuation (’ “ — …), kana, CJK ideographs, Hangul syllables, emoji. (Not Cyrillic: ftfy rightly reads some
+# Cyrillic runs as UTF-8 mis-decoded as windows-1251.) A string made only of these is passed through untouched,
+# which is most chat text; tests check that the shortcut never changes a result.
+SAFE = (
+    r"\t\n\x20-\x25\x27-\x7e"
+    r"\u2010-\u2027\u2030-\u205e"
+    r"\u3041-\u3096\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7a3"
+    r"\U0001f300-\U0001faff"
+)
+NEEDS_FIXING = f"[^{SAFE}]"
 
 
 @dataclass

@@ -1,0 +1,45 @@
+"""Run the stateless head of a pipeline on worker processes, batch by batch, in input order.
+
+Workers rebuild the steps from their parameters, process whole batches and send back the rows and the step
+statistics of each batch; the caller merges them in batch order, so the result (rows, counts, examples) is
+the same as in one process, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from .processors.base import Processor, StepStats, processor_from_dict
+
+_steps: list[Processor] = []
+
+
+def _start(step_dicts: list[dict[str, Any]]) -> None:
+    global _steps
+    _steps = [processor_from_dict(entry) for entry in step_dicts]
+    for step in _steps:
+        step.setup()
+
+
+def _process(batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
+    stats = [StepStats(step.name) for step in _steps]
+    for step, step_stats in zip(_steps, stats, strict=True):
+        if not len(batch):
+            break
+        step_stats.rows_in += len(batch)
+        batch = step.process(batch, step_stats)
+        step_stats.rows_out += len(batch)
+    return batch, stats
+
+
+def map_batches(
+    steps: list[Processor], batches: Iterable[pa.Table], workers: int
+) -> Iterator[tuple[pa.Table, list[StepStats]]]:
+    """``(processed batch, per-step stats of that batch)`` for each batch, in input order."""
+    context = multiprocessing.get_context("spawn")  # no fork: polars and Arrow run thread pools
+    with context.Pool(workers, initializer=_start, initargs=([step.to_dict() for step in steps],)) as pool:
+        yield from pool.imap(_process, batches, chunksize=1)
