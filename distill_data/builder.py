@@ -7,6 +7,7 @@ differs between kinds of data (the source, the output columns, the splits, the c
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from .kinds import Side, kind_of_recipe
 from .messages import truncate_after_last_user
 from .provenance import package_versions, write_provenance
 from .recipes import Recipe
-from .sinks import ParquetSink, check_output, staging
+from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, ParquetSink, check_output, staging
 
 
 @dataclass
@@ -45,8 +46,16 @@ def build(
     batch_size: int = 10_000,
     progress: bool = True,
     console: Console | None = None,
+    num_proc: int | None = None,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
 ) -> BuildResult:
-    """Run ``recipe`` over its inputs and write ``output``; nothing is written if anything fails."""
+    """Run ``recipe`` over its inputs and write ``output``; nothing is written if anything fails.
+
+    ``num_proc`` worker processes (default: all cores) share the per-row work when the input spans more than
+    one batch; the output is byte-identical to ``num_proc=1``. Splits are written in Parquet shards of about
+    ``shard_bytes`` of Arrow data, in row groups of ``row_group_rows`` rows (a shard ends after a row group).
+    """
     kind = kind_of_recipe(recipe)
     output = Path(output)
     schema = kind.schema()
@@ -63,8 +72,12 @@ def build(
         with rejects_path.open("w", encoding="utf-8") as rejects:
             source.rejects = rejects
             with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, schema) as spill:
+                expected = source.estimate_rows()
+                workers = num_proc or os.cpu_count() or 1
+                if expected is not None and expected <= batch_size:
+                    workers = 1  # one batch: starting processes would cost more than it saves
                 batches = pipeline.run(
-                    source.batches(), total_rows=source.estimate_rows(), progress=progress, console=console
+                    source.batches(), total_rows=expected, progress=progress, console=console, workers=workers
                 )
                 for batch in batches:
                     spill.write_table(batch.select(schema.names).cast(schema))
@@ -76,7 +89,9 @@ def build(
                 "(run with --on-error fail to see the first problem)"
             )
 
-        counts = write_splits(spill_path, stage / "data", schema, kind.splits, recipe.split)
+        counts = write_splits(
+            spill_path, stage / "data", schema, kind.splits, recipe.split, shard_bytes, row_group_rows
+        )
         spill_path.unlink()
         if recipe.format == "arrow":
             save_to_disk(stage, list(kind.splits))
@@ -104,6 +119,8 @@ def write_splits(
     schema: pa.Schema,
     layout: dict[str, tuple[Side, bool]],
     config: splitting.SplitConfig,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
 ) -> dict[str, int]:
     """Assign each spilled row to its splits and stream it into one Parquet file per split."""
     with pa.memory_map(str(spill_path)) as mapped:
@@ -115,7 +132,7 @@ def write_splits(
             "test": assignment.test,
             "test_half": assignment.test_half,
         }
-        sinks = {name: ParquetSink(data_dir / f"{name}-00000-of-00001.parquet", schema) for name in layout}
+        sinks = {name: ParquetSink(data_dir, name, schema, row_group_rows, shard_bytes) for name in layout}
         start = 0
         messages_index = schema.get_field_index("messages")
         for index in range(reader.num_record_batches):
@@ -128,9 +145,7 @@ def write_splits(
                     part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
                 sinks[name].write(part)
         for sink in sinks.values():
-            sink.close()
-            if sink.rows == 0:  # `datasets` cannot load an empty split: leave it out (the card lists none)
-                sink.path.unlink()
+            sink.close()  # a split without rows writes no file: `datasets` cannot load an empty split
     return {name: sink.rows for name, sink in sinks.items()}
 
 
@@ -140,7 +155,13 @@ def save_to_disk(stage: Path, split_names: list[str]) -> None:
     from datasets import Dataset, DatasetDict
     from datasets.table import InMemoryTable
 
-    files = {path.name.split("-")[0]: path for path in (stage / "data").glob("*.parquet")}
+    files: dict[str, list[Path]] = {}
+    for path in sorted((stage / "data").glob("*.parquet")):
+        files.setdefault(path.name.split("-")[0], []).append(path)
     # The Parquet schema carries the `datasets` features, so the loaded tables need no cast.
-    splits = {name: Dataset(InMemoryTable(pq.read_table(files[name]))) for name in split_names if name in files}
+    splits = {
+        name: Dataset(InMemoryTable(pa.concat_tables([pq.read_table(p) for p in files[name]])))
+        for name in split_names
+        if name in files
+    }
     DatasetDict(splits).save_to_disk(str(stage / "arrow"))

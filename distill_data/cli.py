@@ -92,6 +92,19 @@ _run_options = _with_options(
         help="Rows per Arrow batch (the output does not depend on it).",
     ),
     click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
+    click.option(
+        "--shard-mb",
+        type=click.IntRange(min=1),
+        default=256,
+        show_default=True,
+        help="Start a new Parquet shard of a split after this many MB of (uncompressed Arrow) data.",
+    ),
+    click.option(
+        "--num-proc",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Worker processes for the per-row work [default: all cores]; the output does not depend on it.",
+    ),
 )
 
 
@@ -326,7 +339,17 @@ train.command("sft")(_train_command("sft"))
 train.command("dpo")(_train_command("dpo"))
 
 
-def _build(recipe: Recipe, *, output: Path, overwrite: bool, on_error: str, batch_size: int, progress: bool) -> None:
+def _build(
+    recipe: Recipe,
+    *,
+    output: Path,
+    overwrite: bool,
+    on_error: str,
+    batch_size: int,
+    progress: bool,
+    num_proc: int | None,
+    shard_mb: int,
+) -> None:
     result = build(
         recipe,
         output,
@@ -335,7 +358,10 @@ def _build(recipe: Recipe, *, output: Path, overwrite: bool, on_error: str, batc
         batch_size=batch_size,
         progress=progress,
         console=console,
+        num_proc=num_proc,
+        shard_bytes=shard_mb * 2**20,
     )
+
     print_summary(result)
 
 

@@ -60,18 +60,39 @@ def _commit(stage: Path, output: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-class ParquetSink:
-    """A Parquet file written in row groups of exactly ``row_group_rows`` rows (the last may be shorter)."""
+DEFAULT_SHARD_BYTES = 256 * 2**20
 
-    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+
+class ParquetSink:
+    """One split as Parquet shards ``<split>-0000k-of-0000N.parquet`` in ``directory``.
+
+    Row groups hold exactly ``row_group_rows`` rows (the last may be shorter), written from contiguous arrays; a
+    new shard starts once a shard holds ``max_shard_bytes`` of Arrow data. Both depend on the rows alone, so the
+    files are the same whatever the batch size that produced them. Shards are named when the split is closed
+    (the total is known only then); a split without rows writes no file.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        split: str,
+        schema: pa.Schema,
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        max_shard_bytes: int = DEFAULT_SHARD_BYTES,
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.split = split
         self.schema = schema
         self.row_group_rows = row_group_rows
+        self.max_shard_bytes = max_shard_bytes
         self.rows = 0
+        self.paths: list[Path] = []
+        self._parts: list[Path] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._shard_bytes = 0
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
-        self._writer = pq.ParquetWriter(path, schema, compression="snappy", write_statistics=True)
 
     def write(self, table: pa.Table) -> None:
         table = table.select(self.schema.names).cast(self.schema)
@@ -82,12 +103,30 @@ class ParquetSink:
 
     def _flush(self, rows: int) -> None:
         pending = pa.concat_tables(self._pending)
-        group, rest = pending.slice(0, rows), pending.slice(rows)
-        self._writer.write_table(group.combine_chunks(), row_group_size=rows)
+        group, rest = pending.slice(0, rows).combine_chunks(), pending.slice(rows)
+        if self._writer is None:
+            part = self.directory / f".{self.split}-{len(self._parts):05d}.parquet.part"
+            self._parts.append(part)
+            self._writer = pq.ParquetWriter(part, self.schema, compression="snappy", write_statistics=True)
+            self._shard_bytes = 0
+        self._writer.write_table(group, row_group_size=rows)
         self.rows += len(group)
+        self._shard_bytes += group.nbytes
+        if self._shard_bytes >= self.max_shard_bytes:
+            self._writer.close()
+            self._writer = None
         self._pending, self._pending_rows = ([rest] if len(rest) else []), len(rest)
 
-    def close(self) -> None:
+    def close(self) -> list[Path]:
+        """Finish the last shard and give every shard its final name; returns the paths."""
         if self._pending_rows:
             self._flush(self._pending_rows)
-        self._writer.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        total = len(self._parts)
+        for index, part in enumerate(self._parts):
+            final = self.directory / f"{self.split}-{index:05d}-of-{total:05d}.parquet"
+            part.rename(final)
+            self.paths.append(final)
+        return self.paths
