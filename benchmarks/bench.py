@@ -1,0 +1,204 @@
+"""Benchmark: `ultrachat --filter`, `binarize` and each processor alone, beside a `datasets.map` baseline.
+
+    python benchmarks/bench.py [--rows 20000] [--num-proc 2]
+
+Prints rows/s and peak RSS in one run; every measurement runs in its own process so its peak memory is its own.
+The baseline is the straightforward implementation the original scripts used: `datasets.load_dataset("json")`,
+then per-row Python functions in `Dataset.map`/`filter` for the same steps (ftfy, truecasing, the disclaimer
+phrases, langdetect, dedup, sha256), then `to_parquet`. For binarize see also benchmarks/bench_binarize.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _baseline_ultrachat(corpus: Path, out: Path) -> None:
+    import datasets
+
+    from distill_data.processors import DEFAULT_PHRASES, FixText, detect_language, normalise_prompt, truecase
+
+    datasets.disable_progress_bars()
+    fix = FixText().rewriter()
+    phrases = [p.lower() for p in DEFAULT_PHRASES]
+    seen: set[str] = set()
+
+    def convert(row: dict) -> dict:
+        turns = [truecase(fix(t)) for t in row["data"]]
+        return {"messages": [{"content": t, "role": ("user", "assistant")[i % 2]} for i, t in enumerate(turns)]}
+
+    def keep(row: dict) -> bool:
+        messages = row["messages"]
+        if len(messages) < 2 or any(not m["content"].strip() for m in messages):
+            return False
+        text = " ".join(m["content"] for m in messages if m["role"] == "assistant").lower().replace("’", "'")
+        if any(p in text for p in phrases):
+            return False
+        return detect_language(messages[0]["content"][:1000])[0] == "en"
+
+    def unique(row: dict) -> bool:
+        key = normalise_prompt(row["messages"][0]["content"])
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    with tempfile.TemporaryDirectory() as cache:
+        raw = datasets.load_dataset("json", data_files=str(corpus), split="train", cache_dir=cache)
+        rows = raw.map(convert, remove_columns=raw.column_names).filter(keep).filter(unique)
+        rows = rows.map(
+            lambda r: {
+                "prompt": r["messages"][0]["content"],
+                "prompt_id": hashlib.sha256(r["messages"][0]["content"].encode()).hexdigest(),
+            }
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(str(out / "train.parquet"))
+
+
+def _ours(command: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from distill_data.cli import cli
+
+    result = CliRunner().invoke(cli, command)
+    if result.exit_code:
+        raise SystemExit(result.output)
+
+
+def _processor_alone(name: str, corpus: Path) -> int:
+    """Rows through one processor, with the steps it depends on done before the clock starts."""
+    import pyarrow as pa
+
+    from distill_data import UltraChatSource
+    from distill_data.processors import PromptId, StepStats, processor_from_dict
+
+    table = pa.concat_tables(UltraChatSource([str(corpus)]).batches()).combine_chunks()
+    if name == "dedup":
+        table = PromptId().process(table, StepStats("prompt_id"))
+    step = processor_from_dict(name)
+    step.setup()
+    start = time.perf_counter()
+    for offset in range(0, len(table), 10_000):
+        step.process(table.slice(offset, 10_000), StepStats(name))
+    return int((time.perf_counter() - start) * 1e9)
+
+
+def child(task: str, corpus: Path, work: Path, num_proc: int) -> None:
+    start = time.perf_counter()
+    if task == "baseline-ultrachat":
+        _baseline_ultrachat(corpus, work / "baseline")
+        seconds = time.perf_counter() - start
+    elif task == "ultrachat":
+        _ours(
+            [
+                "ultrachat",
+                "--filter",
+                "-i",
+                str(corpus),
+                "-o",
+                str(work / "ours"),
+                "--overwrite",
+                "--no-progress",
+                "--num-proc",
+                str(num_proc),
+            ]
+        )
+        seconds = time.perf_counter() - start
+    elif task == "binarize":
+        _ours(
+            [
+                "binarize",
+                "-i",
+                str(corpus),
+                "-o",
+                str(work / "ours-bin"),
+                "--overwrite",
+                "--no-progress",
+                "--num-proc",
+                str(num_proc),
+                "--test-size",
+                "0.05",
+            ]
+        )
+        seconds = time.perf_counter() - start
+    else:
+        seconds = _processor_alone(task.removeprefix("step:"), corpus) / 1e9
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps({"seconds": seconds, "peak_mb": peak}))
+
+
+def measure(task: str, corpus: Path, work: Path, num_proc: int) -> dict[str, float]:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        task,
+        "--corpus",
+        str(corpus),
+        "--work",
+        str(work),
+        "--num-proc",
+        str(num_proc),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--num-proc", type=int, default=2)
+    parser.add_argument("--skip-baseline", action="store_true", help="Leave out the (slow) baseline.")
+    parser.add_argument("--child")
+    parser.add_argument("--corpus", type=Path)
+    parser.add_argument("--work", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.corpus, args.work, args.num_proc)
+        return
+    sys.path.insert(0, str(HERE))
+    from make_corpus import make_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ultrachat = make_corpus("ultrachat", args.rows, work / "ultrachat.jsonl")
+        ultrafeedback = make_corpus("ultrafeedback", args.rows, work / "ultrafeedback.jsonl")
+        print(
+            f"corpus: {args.rows:,} UltraChat dialogues ({ultrachat.stat().st_size / 1e6:,.0f} MB), "
+            f"{args.rows:,} UltraFeedback rows ({ultrafeedback.stat().st_size / 1e6:,.0f} MB); "
+            f"--num-proc {args.num_proc}"
+        )
+        print(f"{'what':<44}{'rows/s':>10}{'peak RSS':>12}")
+        tasks = [("ultrachat", ultrachat, "distill-data ultrachat --filter")]
+        if not args.skip_baseline:
+            tasks.insert(0, ("baseline-ultrachat", ultrachat, "baseline: datasets.map ultrachat filter"))
+        tasks.append(("binarize", ultrafeedback, "distill-data binarize"))
+        for step in (
+            "fix_text",
+            "truecase",
+            "structure_filter",
+            "assistant_disclaimer_filter",
+            "language_filter",
+            "prompt_id",
+            "dedup",
+        ):
+            tasks.append((f"step:{step}", ultrachat, f"  {step} alone (1 process)"))
+        for task, corpus, label in tasks:
+            result = measure(task, corpus, work, args.num_proc)
+            print(f"{label:<44}{args.rows / result['seconds']:>10,.0f}{result['peak_mb']:>9,.0f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
