@@ -37,7 +37,7 @@ def run_ours(corpus: Path, out: Path) -> float:
     from distill_data.ultrafeedback import binarize_recipe
 
     start = time.perf_counter()
-    build(binarize_recipe([str(corpus)], test_size=2000), out, overwrite=True, progress=False)
+    build(binarize_recipe([str(corpus)], test_size=0.03), out, overwrite=True, progress=False)
     return time.perf_counter() - start
 
 
