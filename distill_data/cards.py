@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,14 @@ def split_files(folder: Path) -> dict[str, list[Path]]:
     return files
 
 
+def row_groups(paths: list[Path], columns: tuple[str, ...] | None = None) -> Iterator[pa.Table]:
+    """Every row group of the files, in order, as a table (only ``columns`` when given)."""
+    for path in paths:
+        parquet = pq.ParquetFile(path)
+        for index in range(parquet.num_row_groups):
+            yield parquet.read_row_group(index, columns=list(columns) if columns else None)
+
+
 def split_configs(splits: list[str]) -> list[dict[str, Any]]:
     return [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}]
 
@@ -61,11 +70,11 @@ def dataset_info(folder: Path, order: list[str]) -> dict[str, Any]:
     features = None
     download_size = 0
     for name in names:
-        tables = [pq.read_table(path) for path in files[name]]
-        features = features or Features.from_arrow_schema(tables[0].schema)
-        splits.add(
-            SplitInfo(name=name, num_bytes=sum(t.nbytes for t in tables), num_examples=sum(t.num_rows for t in tables))
-        )
+        features = features or Features.from_arrow_schema(pq.read_schema(files[name][0]))
+        # Arrow bytes, one row group at a time: the split is never all in memory.
+        num_bytes = sum(table.nbytes for table in row_groups(files[name]))
+        num_examples = sum(pq.ParquetFile(path).metadata.num_rows for path in files[name])
+        splits.add(SplitInfo(name=name, num_bytes=num_bytes, num_examples=num_examples))
         download_size += sum(path.stat().st_size for path in files[name])
     info = DatasetInfo(
         features=features,
@@ -85,8 +94,8 @@ def write_card(folder: str | Path) -> DatasetCard:
     provenance = read_provenance(folder)
     kind = kind_by_name(provenance["command"])
     files = split_files(folder)
-    tables = [pq.read_table(path) for split in kind.plot_splits for path in files.get(split, [])]
-    plot_data = kind.plot_data(pa.concat_tables(tables)) if tables else {}
+    paths = [path for split in kind.plot_splits for path in files.get(split, [])]
+    plot_data = kind.plot_data(row_groups(paths, kind.plot_columns)) if paths else {}
     plots = write_plots(folder, provenance, plot_data)
     card = render_card(provenance, kind.card_text(provenance), dataset_info(folder, list(provenance["splits"])), plots)
     card.save(folder / "README.md")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,7 +30,8 @@ class DatasetKind:
     # the card: its text from provenance, and the plots' numbers from the rows of `plot_splits`
     card_text: Callable[[dict[str, Any]], CardText]
     plot_splits: tuple[str, ...]
-    plot_data: Callable[[pa.Table], dict[str, Any]]
+    plot_columns: tuple[str, ...]
+    plot_data: Callable[[Iterable[pa.Table]], dict[str, Any]]
 
 
 def kinds() -> dict[str, DatasetKind]:

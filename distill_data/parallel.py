@@ -8,6 +8,7 @@ the same as in one process, whatever the number of workers.
 from __future__ import annotations
 
 import multiprocessing
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -42,4 +43,11 @@ def map_batches(
     """``(processed batch, per-step stats of that batch)`` for each batch, in input order."""
     context = multiprocessing.get_context("spawn")  # no fork: polars and Arrow run thread pools
     with context.Pool(workers, initializer=_start, initargs=([step.to_dict() for step in steps],)) as pool:
-        yield from pool.imap(_process, batches, chunksize=1)
+        # A bounded window of batches in flight (Pool.imap would read the whole input ahead into memory).
+        in_flight: deque[Any] = deque()
+        for batch in batches:
+            in_flight.append(pool.apply_async(_process, (batch,)))
+            if len(in_flight) > workers:
+                yield in_flight.popleft().get()
+        while in_flight:
+            yield in_flight.popleft().get()

@@ -7,6 +7,7 @@ be checked and reused), then drawn. PNGs carry no software metadata, so the same
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +42,21 @@ def steps_data(provenance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sft_data(table: pa.Table) -> dict[str, Any]:
-    """Turns per dialogue and assistant response lengths (characters) of the whole dialogues."""
+def sft_data(tables: Iterable[pa.Table]) -> dict[str, Any]:
+    """Turns per dialogue and assistant response lengths (characters), one row group at a time."""
     import pyarrow.compute as pc
 
     from .messages import as_list_array
 
-    lists = as_list_array(table.column("messages"))
-    turns = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    flat = lists.flatten()
-    assistant = pc.equal(flat.field("role"), "assistant")
-    lengths = pc.utf8_length(flat.field("content").filter(assistant)).to_numpy(zero_copy_only=False)
+    turns_parts, length_parts = [], []
+    for table in tables:
+        lists = as_list_array(table.column("messages"))
+        turns_parts.append(pc.list_value_length(lists).to_numpy(zero_copy_only=False))
+        flat = lists.flatten()
+        assistant = pc.equal(flat.field("role"), "assistant")
+        length_parts.append(pc.utf8_length(flat.field("content").filter(assistant)).to_numpy(zero_copy_only=False))
+    turns = np.concatenate(turns_parts) if turns_parts else np.zeros(0, dtype=np.int32)
+    lengths = np.concatenate(length_parts) if length_parts else np.zeros(0, dtype=np.int32)
     top = int(turns.max()) if len(turns) else 1
     return {
         "turns_per_dialogue": _histogram(turns, [x - 0.5 for x in range(1, top + 2)]),
@@ -59,8 +64,15 @@ def sft_data(table: pa.Table) -> dict[str, Any]:
     }
 
 
-def preference_data(table: pa.Table) -> dict[str, Any]:
+PREFERENCE_COLUMNS = ("score_chosen", "score_rejected", "chosen_model", "rejected_model")
+
+
+def preference_data(tables: Iterable[pa.Table]) -> dict[str, Any]:
     """Chosen and rejected scores, their margin, and how often each model is chosen and rejected."""
+    parts = [t.select(list(PREFERENCE_COLUMNS)) for t in tables]
+    if not parts:
+        return {}
+    table = pa.concat_tables(parts)
     chosen = table.column("score_chosen").to_numpy()
     rejected = table.column("score_rejected").to_numpy()
     low = float(np.floor(min(chosen.min(), rejected.min()))) if len(chosen) else 0.0

@@ -90,5 +90,6 @@ ULTRACHAT = DatasetKind(
     },
     card_text=card_text,
     plot_splits=("train_sft", "test_sft"),
+    plot_columns=("messages",),
     plot_data=sft_data,
 )

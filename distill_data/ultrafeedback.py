@@ -14,7 +14,7 @@ import pyarrow as pa
 from .cards import CardText
 from .errors import ConfigError
 from .kinds import DatasetKind
-from .plots import preference_data
+from .plots import PREFERENCE_COLUMNS, preference_data
 from .processors import Binarize, Processor, SourceFilter
 from .recipes import Recipe
 from .sources.ultrafeedback import UltraFeedbackSource
@@ -150,5 +150,6 @@ ULTRAFEEDBACK = DatasetKind(
     },
     card_text=card_text,
     plot_splits=("train_prefs", "test_prefs"),
+    plot_columns=PREFERENCE_COLUMNS,
     plot_data=preference_data,
 )
