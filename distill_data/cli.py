@@ -114,6 +114,13 @@ def _dataset_options(
     """Options shared by the commands that build one kind of dataset from raw inputs."""
     return _with_options(
         click.option("--input", "-i", "inputs", multiple=True, required=True, help=input_help),
+        click.option(
+            "--decontaminate",
+            "benchmarks",
+            multiple=True,
+            metavar="FILE_OR_ID",
+            help="Drop prompts found in this benchmark (.jsonl/.json/.csv/.parquet or a Hub id; repeatable).",
+        ),
         click.option("--seed", type=int, default=42, show_default=True, help=seed_help),
         click.option("--test-size", type=TestSize(), default=test_size, show_default=True, help=test_size_help),
         click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N rows."),
@@ -161,6 +168,7 @@ def cli() -> None:
 @_reports_errors
 def ultrachat(
     inputs: tuple[str, ...],
+    benchmarks: tuple[str, ...],
     filter_: bool,
     truecase: bool,
     languages: tuple[str, ...],
@@ -178,6 +186,7 @@ def ultrachat(
         truecase=truecase,
         languages=languages,
         max_chars=max_chars,
+        decontaminate=benchmarks,
         split=SplitConfig(test_size=test_size, max_samples=max_samples, seed=seed),
         format=format_,
     )
@@ -210,6 +219,7 @@ def ultrachat(
 @_reports_errors
 def binarize(
     inputs: tuple[str, ...],
+    benchmarks: tuple[str, ...],
     preset: str,
     seed: int,
     ties: str,
@@ -227,6 +237,7 @@ def binarize(
         test_size=test_size,
         max_samples=max_samples,
         format=format_,
+        decontaminate=benchmarks,
     )
     _build(recipe, **run)
 

@@ -16,6 +16,7 @@ from .errors import ConfigError
 from .pipeline import Pipeline
 from .processors import (
     AssistantDisclaimerFilter,
+    Decontaminate,
     Dedup,
     FixText,
     LanguageFilter,
@@ -110,8 +111,10 @@ def ultrachat_steps(
     truecase: bool = True,
     languages: tuple[str, ...] = ("en",),
     max_chars: int | None = None,
+    decontaminate: tuple[str, ...] = (),
 ) -> list[Processor]:
-    """The UltraChat 200k steps. Without ``filter``: conversion clean-up only (FixText, Truecase, PromptId)."""
+    """The UltraChat 200k steps. Without ``filter``: conversion clean-up only (FixText, Truecase, PromptId), plus
+    decontamination against the ``decontaminate`` benchmarks when any are given."""
     steps: list[Processor] = [FixText()]
     if truecase:
         steps.append(Truecase())
@@ -122,6 +125,8 @@ def ultrachat_steps(
             LanguageFilter(languages=languages),
         ]
     steps.append(PromptId())
+    if decontaminate:
+        steps.append(Decontaminate(benchmarks=tuple(decontaminate)))
     if filter:
         steps.append(Dedup())
     return steps
@@ -134,8 +139,11 @@ def ultrachat_recipe(
     truecase: bool = True,
     languages: tuple[str, ...] = ("en",),
     max_chars: int | None = None,
+    decontaminate: tuple[str, ...] = (),
     split: SplitConfig | None = None,
     format: str = "parquet",
 ) -> Recipe:
-    steps = ultrachat_steps(filter=filter, truecase=truecase, languages=languages, max_chars=max_chars)
+    steps = ultrachat_steps(
+        filter=filter, truecase=truecase, languages=languages, max_chars=max_chars, decontaminate=decontaminate
+    )
     return Recipe("ultrachat", list(inputs), steps, split or SplitConfig(), format)

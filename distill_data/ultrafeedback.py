@@ -15,7 +15,7 @@ from .cards import CardText
 from .errors import ConfigError
 from .kinds import DatasetKind
 from .plots import PREFERENCE_COLUMNS, preference_data
-from .processors import Binarize, Processor, SourceFilter
+from .processors import Binarize, Decontaminate, Processor, SourceFilter
 from .recipes import Recipe
 from .sources.ultrafeedback import UltraFeedbackSource
 from .splits import SplitConfig
@@ -33,10 +33,12 @@ PRESET_NOTES = {
 }
 
 
-def binarize_steps(preset: str = "zephyr", *, seed: int = 42, ties: str = "keep") -> list[Processor]:
+def binarize_steps(
+    preset: str = "zephyr", *, seed: int = 42, ties: str = "keep", decontaminate: tuple[str, ...] = ()
+) -> list[Processor]:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    steps: list[Processor] = []
+    steps: list[Processor] = [Decontaminate(benchmarks=tuple(decontaminate))] if decontaminate else []
     if preset == "argilla-clean":
         steps.append(SourceFilter(exclude=("truthful_qa",)))
     steps.append(Binarize(method=preset, ties=ties, seed=seed))
@@ -52,12 +54,13 @@ def binarize_recipe(
     test_size: float | int = 2000,
     max_samples: int | None = None,
     format: str = "parquet",
+    decontaminate: tuple[str, ...] = (),
 ) -> Recipe:
     """The binarization recipe for a preset; the same seed drives the rejected pick and the split."""
     return Recipe(
         "ultrafeedback",
         list(inputs),
-        binarize_steps(preset, seed=seed, ties=ties),
+        binarize_steps(preset, seed=seed, ties=ties, decontaminate=decontaminate),
         SplitConfig(test_size=test_size, max_samples=max_samples, seed=seed),
         format,
     )

@@ -2,6 +2,7 @@
 
 from .base import Filter, Processor, StepStats, processor_from_dict, registered_processors
 from .binarize import Binarize
+from .decontaminate import Decontaminate, load_benchmark
 from .dedup import Dedup, normalise_prompt
 from .disclaimer import DEFAULT_PHRASES, AssistantDisclaimerFilter
 from .fix_text import FixText
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_PHRASES",
     "AssistantDisclaimerFilter",
     "Binarize",
+    "Decontaminate",
     "Dedup",
     "Filter",
     "FixText",
@@ -28,6 +30,7 @@ __all__ = [
     "Truecase",
     "TurnRewriter",
     "detect_language",
+    "load_benchmark",
     "normalise_prompt",
     "processor_from_dict",
     "prompt_id",
