@@ -436,8 +436,11 @@ def test_example_first_turn_truncated():
     assert stats.examples["empty_turn"][0]["first_turn"] == "x" * EXAMPLE_CHARS + "…"
 
 
+# Parameters a processor cannot do without (the rest have defaults).
+REQUIRED_PARAMS = {"decontaminate": {"benchmarks": [str(SAMPLES / "truthfulqa_questions.jsonl")]}}
 NON_DEFAULT_PARAMS = {
     "assistant_disclaimer_filter": {"phrases": ["as a robot"]},
+    "decontaminate": {"benchmarks": [str(SAMPLES / "mt_bench_first_turns.jsonl")], "ngram": 8, "all_user_turns": True},
     "fix_text": {"unescape_html": False, "normalization": "NFKC"},
     "language_filter": {"languages": ["en", "fr"], "prefix_chars": 50, "seed": 3},
     "structure_filter": {"max_chars": 1000},
@@ -448,7 +451,7 @@ NON_DEFAULT_PARAMS = {
 @pytest.mark.parametrize("name", sorted(registered_processors()))
 def test_processor_from_dict_round_trips(name):
     cls = registered_processors()[name]
-    for params in ({}, NON_DEFAULT_PARAMS.get(name, {})):
+    for params in (REQUIRED_PARAMS.get(name, {}), NON_DEFAULT_PARAMS.get(name, {})):
         processor = processor_from_dict({name: params})
         assert type(processor) is cls
         spec = processor.to_dict()
