@@ -14,27 +14,24 @@ from typing import Any
 
 import pyarrow as pa
 
+from .pipeline import Pipeline
 from .processors.base import Processor, StepStats, processor_from_dict
 
-_steps: list[Processor] = []
+_head: Pipeline | None = None
 
 
 def _start(step_dicts: list[dict[str, Any]]) -> None:
-    global _steps
-    _steps = [processor_from_dict(entry) for entry in step_dicts]
-    for step in _steps:
+    global _head
+    _head = Pipeline([processor_from_dict(entry) for entry in step_dicts])
+    for step in _head.steps:
         step.setup()
 
 
 def _process(batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
-    stats = [StepStats(step.name) for step in _steps]
-    for step, step_stats in zip(_steps, stats, strict=True):
-        if not len(batch):
-            break
-        step_stats.rows_in += len(batch)
-        batch = step.process(batch, step_stats)
-        step_stats.rows_out += len(batch)
-    return batch, stats
+    """One batch through the worker's steps, with the statistics of that batch alone."""
+    assert _head is not None, "worker not started"
+    _head.stats = [StepStats(step.name) for step in _head.steps]
+    return _head.process_batch(batch), _head.stats
 
 
 def map_batches(

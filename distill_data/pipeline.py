@@ -101,10 +101,6 @@ class Pipeline:
             stats.rows_out += len(batch)
         return batch
 
-    def to_list(self) -> list[dict[str, Any]]:
-        """The steps as recipe entries: ``[{name: {param: value}}, ...]``."""
-        return [step.to_dict() for step in self.steps]
-
     @classmethod
     def from_list(cls, entries: Sequence[Any], where: str = "steps") -> Pipeline:
         return cls([processor_from_dict(entry, f"{where}[{i}]") for i, entry in enumerate(entries)])
