@@ -18,6 +18,7 @@ from rich.console import Console
 
 from . import splits as splitting
 from .cards import write_card
+from .engines import make_engine
 from .errors import ContractError, InputError
 from .kinds import Side, kind_of_recipe
 from .messages import truncate_after_last_user
@@ -49,12 +50,16 @@ def build(
     num_proc: int | None = None,
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> BuildResult:
     """Run ``recipe`` over its inputs and write ``output``; nothing is written if anything fails.
 
-    ``num_proc`` worker processes (default: all cores) share the per-row work when the input spans more than
-    one batch; the output is byte-identical to ``num_proc=1``. Splits are written in Parquet shards of about
-    ``shard_bytes`` of Arrow data, in row groups of ``row_group_rows`` rows (a shard ends after a row group).
+    ``num_proc`` workers (default: all cores) share the per-row work: processes of this machine when the
+    input spans more than one batch (``engine="local"``), or Ray actors (``engine="ray"``, on the cluster at
+    ``ray_address`` or a local Ray). The output is byte-identical to ``num_proc=1``. Splits are written in
+    Parquet shards of about ``shard_bytes`` of Arrow data, in row groups of ``row_group_rows`` rows (a shard
+    ends after a row group).
     """
     kind = kind_of_recipe(recipe)
     output = Path(output)
@@ -65,6 +70,13 @@ def build(
     if missing:
         raise ContractError(f"no step of the recipe writes the output column(s) {', '.join(missing)}")
     check_output(output, overwrite)
+    expected = source.estimate_rows()
+    one_batch = expected is not None and expected <= batch_size
+    runner = None
+    if engine != "local":
+        runner = make_engine(engine, num_proc, ray_address)
+    elif not one_batch and (num_proc or os.cpu_count() or 1) > 1:  # for one batch, processes cost more than they save
+        runner = make_engine(engine, num_proc)
 
     with staging(output, overwrite) as stage:
         spill_path = stage / ".spill.arrow"
@@ -72,12 +84,8 @@ def build(
         with rejects_path.open("w", encoding="utf-8") as rejects:
             source.rejects = rejects
             with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, schema) as spill:
-                expected = source.estimate_rows()
-                workers = num_proc or os.cpu_count() or 1
-                if expected is not None and expected <= batch_size:
-                    workers = 1  # one batch: starting processes would cost more than it saves
                 batches = pipeline.run(
-                    source.batches(), total_rows=expected, progress=progress, console=console, workers=workers
+                    source.batches(), total_rows=expected, progress=progress, console=console, engine=runner
                 )
                 for batch in batches:
                     spill.write_table(batch.select(schema.names).cast(schema))

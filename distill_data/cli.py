@@ -17,6 +17,7 @@ from rich.table import Table
 
 from .builder import BuildResult, build
 from .cards import write_card
+from .engines import ENGINES
 from .errors import ConfigError, DistillDataError, OutputError
 from .hub import push as push_to_hub
 from .recipes import Recipe, load_recipe, ultrachat_recipe
@@ -103,7 +104,20 @@ _run_options = _with_options(
         "--num-proc",
         type=click.IntRange(min=1),
         default=None,
-        help="Worker processes for the per-row work [default: all cores]; the output does not depend on it.",
+        help="Workers for the per-row work [default: all cores, or all CPUs of the Ray cluster]; the output "
+        "does not depend on it.",
+    ),
+    click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default="local",
+        show_default=True,
+        help="Where the per-row work runs: processes of this machine, or Ray actors (pip install 'distill-data[ray]').",
+    ),
+    click.option(
+        "--ray-address",
+        default=None,
+        help="With --engine ray: the cluster to join (for example auto or ray://HEAD:10001) [default: a local Ray].",
     ),
 )
 
@@ -360,7 +374,11 @@ def _build(
     progress: bool,
     num_proc: int | None,
     shard_mb: int,
+    engine: str,
+    ray_address: str | None,
 ) -> None:
+    if ray_address is not None and engine != "ray":
+        raise ConfigError("--ray-address needs --engine ray")
     result = build(
         recipe,
         output,
@@ -371,6 +389,8 @@ def _build(
         console=console,
         num_proc=num_proc,
         shard_bytes=shard_mb * 2**20,
+        engine=engine,
+        ray_address=ray_address,
     )
 
     print_summary(result)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.progress import (
 )
 
 from .errors import ContractError
+
+if TYPE_CHECKING:
+    from .engines import Engine
 from .processors.base import Processor, StepStats, processor_from_dict
 
 
@@ -57,26 +60,24 @@ class Pipeline:
         total_rows: int | None = None,
         progress: bool = True,
         console: Console | None = None,
-        workers: int = 1,
+        engine: Engine | None = None,
     ) -> Iterator[pa.Table]:
         """Yield each processed batch (empty ones are skipped); :attr:`stats` fills in as it goes.
 
-        With ``workers`` > 1 the leading stateless steps run on that many processes; stateful steps (dedup)
-        run here, in input order. The output is the same whatever the number of workers.
+        With an ``engine`` the leading stateless steps run on its workers; stateful steps (dedup) run here, in
+        input order. The output is the same with any engine or none.
         """
         self.stats = [StepStats(step.name) for step in self.steps]
         for step in self.steps:
             step.setup()
         head = 0
-        while workers > 1 and head < len(self.steps) and not self.steps[head].stateful:
+        while engine is not None and head < len(self.steps) and not self.steps[head].stateful:
             head += 1
         with _progress(progress, console) as bar:
             task = bar.add_task("processing", total=total_rows)
             checked = _checked(batches, self)
-            if head:
-                from .parallel import map_batches
-
-                for batch, head_stats in map_batches(self.steps[:head], checked, workers):
+            if engine is not None and head:
+                for batch, head_stats in engine.map_batches(self.steps[:head], checked):
                     for mine, theirs in zip(self.stats[:head], head_stats, strict=True):
                         mine.merge(theirs)
                     batch = self.process_batch(batch, start=head)

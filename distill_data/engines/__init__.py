@@ -1,0 +1,46 @@
+"""Engines: where the stateless head of a pipeline runs.
+
+The driver always reads the input, runs the stateful steps (dedup) and writes the output, in input order.
+An engine only maps batches through the leading stateless steps and hands back, in input order, each
+processed batch with the statistics of that batch. So the output is byte-identical whatever the engine and
+the number of workers: ``local`` (processes on this machine) or ``ray`` (actors on a Ray cluster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+import pyarrow as pa
+
+from ..processors.base import Processor, StepStats
+
+ENGINES = ("local", "ray")
+
+
+class Engine(Protocol):
+    """Maps batches through steps on workers, yielding ``(batch, per-step stats of that batch)`` in order."""
+
+    workers: int
+
+    def map_batches(
+        self, steps: list[Processor], batches: Iterable[pa.Table]
+    ) -> Iterator[tuple[pa.Table, list[StepStats]]]: ...
+
+
+def make_engine(name: str, workers: int | None, ray_address: str | None = None) -> Engine:
+    """The engine called ``name`` with ``workers`` workers (default: all cores of this machine or cluster)."""
+    if name == "local":
+        from .local import LocalEngine
+
+        return LocalEngine.with_workers(workers)
+    if name == "ray":
+        from .ray import RayEngine
+
+        return RayEngine.connect(workers, ray_address)
+    from ..errors import ConfigError
+
+    raise ConfigError(f"unknown engine {name!r}; expected one of: {', '.join(ENGINES)}")
+
+
+__all__ = ["ENGINES", "Engine", "make_engine"]

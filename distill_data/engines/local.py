@@ -1,0 +1,72 @@
+"""The local engine: the stateless head of a pipeline on worker processes of this machine.
+
+Workers rebuild the steps from their parameters, process whole batches and send back the rows and the step
+statistics of each batch; the driver merges them in batch order, so the result (rows, counts, examples) is
+the same as in one process, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from ..pipeline import Pipeline
+from ..processors.base import Processor, StepStats, processor_from_dict
+
+_head: Pipeline | None = None
+
+
+def start_head(step_dicts: list[dict[str, Any]]) -> Pipeline:
+    """The steps rebuilt from their parameters, set up for a run (shared with the Ray engine's actors)."""
+    head = Pipeline([processor_from_dict(entry) for entry in step_dicts])
+    for step in head.steps:
+        step.setup()
+    return head
+
+
+def process_one(head: Pipeline, batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
+    """One batch through ``head``, with the statistics of that batch alone."""
+    head.stats = [StepStats(step.name) for step in head.steps]
+    return head.process_batch(batch), head.stats
+
+
+def _start(step_dicts: list[dict[str, Any]]) -> None:
+    global _head
+    _head = start_head(step_dicts)
+
+
+def _process(batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
+    assert _head is not None, "worker not started"
+    return process_one(_head, batch)
+
+
+@dataclass
+class LocalEngine:
+    """``workers`` processes of this machine; with one worker the pipeline runs in the calling process."""
+
+    workers: int
+
+    @classmethod
+    def with_workers(cls, workers: int | None) -> LocalEngine:
+        return cls(workers or os.cpu_count() or 1)
+
+    def map_batches(
+        self, steps: list[Processor], batches: Iterable[pa.Table]
+    ) -> Iterator[tuple[pa.Table, list[StepStats]]]:
+        """``(processed batch, per-step stats of that batch)`` for each batch, in input order."""
+        context = multiprocessing.get_context("spawn")  # no fork: polars and Arrow run thread pools
+        with context.Pool(self.workers, initializer=_start, initargs=([s.to_dict() for s in steps],)) as pool:
+            # A bounded window of batches in flight (Pool.imap would read the whole input ahead into memory).
+            in_flight: deque[Any] = deque()
+            for batch in batches:
+                in_flight.append(pool.apply_async(_process, (batch,)))
+                if len(in_flight) > self.workers:
+                    yield in_flight.popleft().get()
+            while in_flight:
+                yield in_flight.popleft().get()
