@@ -9,7 +9,7 @@ from conftest import TEST_DATA
 from helpers import dialogues
 
 from distill_data.processors import LanguageFilter, StepStats
-from distill_data.processors.language import detect_language, plainly_english
+from distill_data.processors.language import detect_language, fasttext_language, plainly_english
 from distill_data.synthetic import FOREIGN_PROMPTS
 
 
@@ -56,8 +56,55 @@ def test_prescreen_is_counted_and_can_be_turned_off(monkeypatch: pytest.MonkeyPa
     real = language.detect_language
     monkeypatch.setattr(language, "detect_language", lambda text, seed=0: calls.append(text) or real(text, seed))
     stats = StepStats("language_filter")
-    LanguageFilter(prescreen=False).process(table, stats)
+    LanguageFilter(prescreen=False, fast_screen=False).process(table, stats)
     assert len(calls) == 2 and stats.counters["prescreened"] == 0
     calls.clear()
     LanguageFilter().process(table, StepStats("language_filter"))
     assert calls == [FOREIGN_PROMPTS[0]]
+
+
+def test_fast_screen_keeps_short_english_that_langdetect_misreads() -> None:
+    short = ["Are you conscious?", "Is tap water safe to drink?", "What did Salieri do to Mozart?"]
+    assert all(detect_language(text)[0] != "en" for text in short)  # langdetect alone drops them
+    table = dialogues(*[[text, "Yes."] for text in short])
+    stats = StepStats("language_filter")
+    assert LanguageFilter().process(table, stats).num_rows == 3
+    assert stats.counters == {"prescreened": 0, "fast_screened": 3}
+    stats = StepStats("language_filter")
+    assert LanguageFilter(fast_screen=False).process(table, stats).num_rows == 0
+    assert stats.dropped == {"wrong_language": 3}
+
+
+def test_fast_screen_only_keeps_and_every_drop_is_langdetects(monkeypatch: pytest.MonkeyPatch) -> None:
+    import distill_data.processors.language as language
+
+    asked: list[str] = []
+    real = language.detect_language
+    monkeypatch.setattr(language, "detect_language", lambda text, seed=0: asked.append(text) or real(text, seed))
+    table = dialogues(*[[text, "Oui."] for text in FOREIGN_PROMPTS])
+    stats = StepStats("language_filter")
+    assert LanguageFilter().process(table, stats).num_rows == 0
+    assert asked == list(FOREIGN_PROMPTS) and stats.counters["fast_screened"] == 0
+    # Asked for French, the screen keeps the French prompts and langdetect never runs for them.
+    french = [text for text in FOREIGN_PROMPTS if real(text)[0] == "fr"]
+    asked.clear()
+    kept = LanguageFilter(languages=("fr",)).process(dialogues(*[[text, "Oui."] for text in french]), StepStats("x"))
+    assert kept.num_rows == len(french) and asked == []
+
+
+def test_fast_screen_agrees_with_langdetect_on_real_prompts() -> None:
+    prompts = [p for p in real_prompts() if not plainly_english(p)]
+    screened = [p for p in prompts if (lambda r: r[0] == "en" and r[1] >= 0.8)(fasttext_language(p))]
+    assert len(screened) > 0.7 * len(prompts)
+    # What langdetect reads otherwise is short English questions it gets wrong ("Are you conscious?" as fr).
+    disagree = [p for p in screened if detect_language(p)[0] != "en"]
+    assert len(disagree) <= 0.08 * len(screened)
+    assert all(len(p.split()) <= 12 for p in disagree), disagree
+
+
+@pytest.mark.parametrize("score", [0.0, 1.5])
+def test_fast_screen_score_must_be_a_probability(score: float) -> None:
+    from distill_data.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fast_screen_min_score"):
+        LanguageFilter(fast_screen_min_score=score)
