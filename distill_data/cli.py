@@ -435,6 +435,11 @@ def _model_table(tallies: dict[str, dict[str, int]]) -> Table:
     return table
 
 
+from .check.command import check  # noqa: E402  (its own module; imports transformers only when it runs)
+
+cli.add_command(check)
+
+
 def main() -> None:
     cli()
 

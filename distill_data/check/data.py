@@ -1,0 +1,161 @@
+"""The splits to check: an output folder of this toolkit, one Parquet/JSON Lines/JSON file, or a Hub dataset id.
+
+Only the columns the checks read are loaded. A split is conversational SFT data (``messages``) or preference
+pairs (``chosen`` and ``rejected``), as the trainer reads it: ``*_sft`` splits by their ``messages`` (binarized
+ones carry ``chosen`` and ``rejected`` too), ``*_prefs`` and other splits with both columns as pairs; ``*_gen``
+splits hold generation prompts (``messages`` cut after the last user turn).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from ..errors import ConfigError
+
+SplitKind = Literal["sft", "preference", "generation"]
+# The columns a check can read: the conversations, the prompt (compared with the first user turn) and row ids.
+COLUMNS = ("messages", "chosen", "rejected", "prompt", "prompt_id", "id")
+DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
+_SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}$")
+_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+
+
+@dataclass
+class Split:
+    name: str
+    kind: SplitKind
+    table: pa.Table  # the needed columns of every row
+    source: str  # where it was read, for messages
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+    def sample(self, size: int | None, seed: int) -> list[int]:
+        """Row indices to check: all of them, or ``size`` drawn with ``seed`` (kept in row order)."""
+        if size is None or size >= self.rows:
+            return list(range(self.rows))
+        return sorted(random.Random(f"{seed}:{self.name}").sample(range(self.rows), size))
+
+
+def split_name(file: Path) -> str:
+    """``train_sft`` for ``train_sft-00000-of-00001.parquet`` (the Hub layout), else the file's stem."""
+    stem = file.name.removesuffix(file.suffix)
+    match = _SHARD.match(stem)
+    return match.group("split") if match else stem
+
+
+def load_splits(source: str | Path, only: tuple[str, ...] | list[str] = ()) -> list[Split]:
+    """Every split of ``source`` (or those named in ``only``), in name order."""
+    path = Path(source)
+    if path.is_dir():
+        tables = _folder(path)
+    elif path.is_file():
+        tables = {split_name(path): [_read_file(path)]}
+    elif _HUB_ID.match(str(source)) and not str(source).startswith((".", "/")):
+        tables = _hub(str(source), tuple(only))
+    else:
+        raise ConfigError(f"{source}: no such file or folder (and not a Hub dataset id)")
+    if only:
+        unknown = [name for name in only if name not in tables]
+        if unknown:
+            raise ConfigError(f"{source}: no split {', '.join(unknown)} (splits: {', '.join(sorted(tables))})")
+        tables = {name: tables[name] for name in only}
+    splits = []
+    for name in sorted(tables):
+        table = _concat(tables[name], f"{source} (split {name})")
+        splits.append(Split(name, _kind(name, table, f"{source} (split {name})"), table, str(source)))
+    return splits
+
+
+def _folder(folder: Path) -> dict[str, list[pa.Table]]:
+    """``DIR/data/<split>-*.parquet`` (an output folder), else the data files directly in ``DIR``."""
+    data = folder / "data" if (folder / "data").is_dir() else folder
+    files = sorted(f for f in data.iterdir() if f.is_file() and f.suffix in DATA_SUFFIXES)
+    if not files:
+        raise ConfigError(f"{data}: no .parquet, .jsonl or .json files (is {folder} an output folder of distill-data?)")
+    tables: dict[str, list[pa.Table]] = {}
+    for file in files:
+        tables.setdefault(split_name(file), []).append(_read_file(file))
+    return tables
+
+
+def _read_file(file: Path) -> pa.Table:
+    try:
+        if file.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            present = pq.read_schema(file).names
+            return pq.read_table(file, columns=_needed(present))
+        if file.suffix == ".jsonl":
+            import pyarrow.json as pj
+
+            table = pj.read_json(file)
+        else:
+            rows = json.loads(file.read_text(encoding="utf-8"))
+            table = pa.Table.from_pylist(rows if isinstance(rows, list) else [rows])
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise ConfigError(f"{file}: cannot read it: {exc}") from None
+    return table.select(_needed(table.column_names) or table.column_names)
+
+
+def _needed(names: list[str]) -> list[str] | None:
+    """The columns the checks read; None (all, so an error can list them) when there is no conversation."""
+    if not {"messages", "chosen", "rejected"} & set(names):
+        return None
+    return [c for c in COLUMNS if c in names]
+
+
+def _hub(dataset_id: str, only: tuple[str, ...]) -> dict[str, list[pa.Table]]:
+    """Every split of a Hub dataset, or only those named (the others are not downloaded)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        if only:
+            loaded = {name: datasets.load_dataset(dataset_id, split=name) for name in only}
+        else:
+            loaded = dict(datasets.load_dataset(dataset_id))
+    except Exception as exc:  # the Hub client raises many kinds; all mean "cannot read it"
+        raise ConfigError(f"hub:{dataset_id}: could not load this Hub dataset: {exc}") from None
+    out = {}
+    for name, split in loaded.items():
+        table = split.data.table
+        out[name] = [table.select(_needed(table.column_names) or table.column_names)]
+    return out
+
+
+def _concat(tables: list[pa.Table], where: str) -> pa.Table:
+    try:
+        return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except pa.ArrowException as exc:
+        raise ConfigError(f"{where}: the files of this split have different schemas: {exc}") from None
+
+
+def _kind(split: str, table: pa.Table, where: str) -> SplitKind:
+    names = table.column_names
+    if split.endswith("_gen") and "messages" in names:
+        return "generation"
+    if split.endswith("_sft") and "messages" in names:
+        return "sft"
+    if "chosen" in names and "rejected" in names:
+        return "preference"
+    if "messages" in names:
+        return "sft"
+    raise ConfigError(
+        f"{where}: needs a 'messages' column (SFT) or 'chosen' and 'rejected' columns (preference pairs); "
+        f"columns: {', '.join(names) or 'none'}"
+    )
+
+
+def row_id(row: dict[str, Any]) -> str | None:
+    """The row's ``prompt_id`` (or ``id``), shortened for display; None when the data has neither."""
+    value = row.get("prompt_id") or row.get("id")
+    return None if value is None else str(value)[:16]
