@@ -1,8 +1,10 @@
 """Benchmark: `ultrachat --filter`, `binarize` and each processor alone, beside a `datasets.map` baseline.
 
-    python benchmarks/bench.py [--rows 20000] [--num-proc 2]
+    python benchmarks/bench.py [--rows 20000] [--num-proc 2] [--ray]
 
-Prints rows/s and peak RSS in one run; every measurement runs in its own process so its peak memory is its own.
+Prints rows/s and peak RSS in one run; every measurement runs in its own process so its peak memory is its own
+(the main process; with --num-proc the largest worker's peak is printed beside it). With --ray, also
+`ultrachat --filter --engine ray` on a local Ray of --num-proc CPUs (its actors' memory is not counted).
 The baseline is the straightforward implementation the original scripts used: `datasets.load_dataset("json")`,
 then per-row Python functions in `Dataset.map`/`filter` for the same steps (ftfy, truecasing, the disclaimer
 phrases, langdetect, dedup, sha256), then `to_parquet`. For binarize see also benchmarks/bench_binarize.py.
@@ -115,6 +117,24 @@ def child(task: str, corpus: Path, work: Path, num_proc: int) -> None:
             ]
         )
         seconds = time.perf_counter() - start
+    elif task == "ultrachat-ray":
+        _ours(
+            [
+                "ultrachat",
+                "--filter",
+                "-i",
+                str(corpus),
+                "-o",
+                str(work / "ours-ray"),
+                "--overwrite",
+                "--no-progress",
+                "--num-proc",
+                str(num_proc),
+                "--engine",
+                "ray",
+            ]
+        )
+        seconds = time.perf_counter() - start
     elif task == "binarize":
         _ours(
             [
@@ -135,7 +155,8 @@ def child(task: str, corpus: Path, work: Path, num_proc: int) -> None:
     else:
         seconds = _processor_alone(task.removeprefix("step:"), corpus) / 1e9
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps({"seconds": seconds, "peak_mb": peak}))
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest reaped worker
+    print("RESULT " + json.dumps({"seconds": seconds, "peak_mb": peak, "worker_peak_mb": workers}))
 
 
 def measure(task: str, corpus: Path, work: Path, num_proc: int) -> dict[str, float]:
@@ -161,6 +182,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--num-proc", type=int, default=2)
     parser.add_argument("--skip-baseline", action="store_true", help="Leave out the (slow) baseline.")
+    parser.add_argument("--ray", action="store_true", help="Also run the Ray engine (needs the ray extra).")
     parser.add_argument("--child")
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--work", type=Path)
@@ -180,10 +202,12 @@ def main() -> None:
             f"{args.rows:,} UltraFeedback rows ({ultrafeedback.stat().st_size / 1e6:,.0f} MB); "
             f"--num-proc {args.num_proc}"
         )
-        print(f"{'what':<44}{'rows/s':>10}{'peak RSS':>12}")
+        print(f"{'what':<44}{'rows/s':>10}{'peak RSS':>12}{'worker peak':>14}")
         tasks = [("ultrachat", ultrachat, "distill-data ultrachat --filter")]
         if not args.skip_baseline:
             tasks.insert(0, ("baseline-ultrachat", ultrachat, "baseline: datasets.map ultrachat filter"))
+        if args.ray:
+            tasks.append(("ultrachat-ray", ultrachat, "distill-data ultrachat --filter --engine ray"))
         tasks.append(("binarize", ultrafeedback, "distill-data binarize"))
         for step in (
             "fix_text",
@@ -197,7 +221,9 @@ def main() -> None:
             tasks.append((f"step:{step}", ultrachat, f"  {step} alone (1 process)"))
         for task, corpus, label in tasks:
             result = measure(task, corpus, work, args.num_proc)
-            print(f"{label:<44}{args.rows / result['seconds']:>10,.0f}{result['peak_mb']:>9,.0f} MB", flush=True)
+            workers = f"{result['worker_peak_mb']:>11,.0f} MB" if result["worker_peak_mb"] > 1 else ""
+            rate = args.rows / result["seconds"]
+            print(f"{label:<44}{rate:>10,.0f}{result['peak_mb']:>9,.0f} MB{workers}", flush=True)
 
 
 if __name__ == "__main__":
