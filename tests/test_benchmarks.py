@@ -15,6 +15,11 @@ from conftest import REPO
     [
         ("bench.py", ["--rows", "300"], ["baseline: datasets.map", "distill-data ultrachat --filter", "dedup alone"]),
         ("bench_binarize.py", ["--rows", "300"], ["baseline: datasets.map", "distill-data binarize"]),
+        (
+            "bench_dedup_decontam.py",
+            ["--rows", "300", "--contaminate", "0.05"],
+            ["baseline: 13-gram set", "decontaminate", "baseline: datasketch", "near_dedup"],
+        ),
         ("train_throughput.py", ["--size", "tiny", "--steps", "3", "--max-length", "256"], ["sft", "dpo", "recipe"]),
     ],
 )

@@ -7,6 +7,7 @@ from .dedup import Dedup, normalise_prompt
 from .disclaimer import DEFAULT_PHRASES, AssistantDisclaimerFilter
 from .fix_text import FixText
 from .language import LanguageFilter, detect_language
+from .near_dedup import NearDedup
 from .prompt_id import PromptId, prompt_id
 from .source_filter import SourceFilter
 from .structure import StructureFilter
@@ -22,6 +23,7 @@ __all__ = [
     "Filter",
     "FixText",
     "LanguageFilter",
+    "NearDedup",
     "Processor",
     "PromptId",
     "SourceFilter",

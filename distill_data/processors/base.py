@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from ..errors import ConfigError
 
 MAX_EXAMPLES = 5
+MAX_CLUSTER_ROWS = 20
 EXAMPLE_CHARS = 200
 
 _REGISTRY: dict[str, type[Processor]] = {}
@@ -31,7 +32,8 @@ _REGISTRY: dict[str, type[Processor]] = {}
 
 @dataclass
 class StepStats:
-    """What one step did: rows in and out, drops per reason with up to five examples, other counters."""
+    """What one step did: rows in and out, drops per reason with up to five examples, other counters, and for
+    steps that group rows (near_dedup) the first clusters: kept row -> ``{"dropped": n, "dropped_rows": [...]}``."""
 
     name: str
     rows_in: int = 0
@@ -40,6 +42,7 @@ class StepStats:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     tallies: dict[str, dict[str, int]] = field(default_factory=dict)
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def count(self, counter: str, n: int) -> None:
         self.counters[counter] = self.counters.get(counter, 0) + int(n)
@@ -68,6 +71,11 @@ class StepStats:
             mine = self.tallies.setdefault(name, {})
             for value, count in counts.items():
                 mine[value] = mine.get(value, 0) + count
+        for kept, cluster in other.clusters.items():
+            into = self.clusters.setdefault(kept, {"dropped": 0, "dropped_rows": []})
+            into["dropped"] += cluster["dropped"]
+            rows = into["dropped_rows"]
+            rows.extend(cluster["dropped_rows"][: max(MAX_CLUSTER_ROWS - len(rows), 0)])
 
 
 @dataclass

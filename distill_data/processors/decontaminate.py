@@ -2,7 +2,7 @@
 
 Training on benchmark prompts inflates evaluation scores; the published UltraFeedback binarization shipped the
 TruthfulQA prompts. The benchmark sets are read once into an index (normalised prompts, and the set of their word
-n-grams); each row's prompt is then checked against it.
+n-grams, also as sorted 64-bit hashes); a whole batch is then checked against it with Arrow kernels and numpy.
 """
 
 from __future__ import annotations
@@ -16,12 +16,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import ConfigError, InputError
+from ..messages import as_list_array
 from .base import Filter
 
 PROMPT_FIELDS = ("prompt", "question", "Question", "instruction", "turns", "turn", "text")
 _NON_WORD = re.compile(r"[^\w]+")
+_NON_WORD_RE2 = r"[^\p{L}\p{N}_ ]+"  # the same class (and the space) in RE2 syntax, for Arrow kernels
+_BITMAP_MASK = np.uint64((1 << 20) - 1)
+_TEXT_BYTES_PER_RUN = 1 << 21
+# Bytes of UTF-8 text: ASCII uppercase letters lowercased, ASCII letters, digits and "_" kept, other ASCII bytes
+# made spaces, bytes of non-ASCII characters (128 and up) left alone.
+_ASCII_WORDS = bytes(
+    (b + 32 if 65 <= b <= 90 else b) if b >= 128 or chr(b).isalnum() or b == 95 else 32 for b in range(256)
+)
 
 
 def words(text: str) -> list[str]:
@@ -114,42 +124,132 @@ class Decontaminate(Filter):
             grams: dict[tuple[str, ...], str] = {}
             for spec in self.benchmarks:
                 name, prompts = load_benchmark(spec)
-                for prompt in prompts:
-                    tokens = words(prompt)
-                    exact.setdefault(" ".join(tokens), name)
+                for tokens in word_lists(pa.array(prompts, pa.string())).to_pylist():
+                    tokens = [token for token in tokens if token]
+                    if tokens:
+                        exact.setdefault(" ".join(tokens), name)
                     for i in range(len(tokens) - self.ngram + 1):
                         grams.setdefault(tuple(tokens[i : i + self.ngram]), name)
-            self._index = {"exact": exact, "grams": grams}
+            vocabulary = sorted({token for gram in grams for token in gram})
+            word_ids = {word: i for i, word in enumerate(vocabulary)}
+            codes = np.fromiter((word_ids[t] + 1 for gram in grams for t in gram), np.int64, len(grams) * self.ngram)
+            hashes = np.unique(_window_hashes(codes, self.ngram)[:: self.ngram])
+            bits = np.zeros(_BITMAP_MASK + 1, bool)
+            bits[hashes & _BITMAP_MASK] = True
+            self._index = {
+                "exact": pa.array(list(exact), pa.string()),
+                "exact_names": list(exact.values()),
+                "grams": grams,
+                "vocabulary": pa.array(vocabulary, pa.string()),
+                "gram_hashes": hashes,
+                "gram_bits": bits,
+            }
 
     def drop_reasons(self, table: pa.Table) -> tuple[pa.Array, pa.Array | None]:
+        """Whole-batch matching: the texts are split into words and mapped to word ids by Arrow kernels, every
+        window of ``ngram`` words is hashed with numpy and looked up in the sorted hashes of the benchmark
+        n-grams; only the hits are checked word by word in Python. Texts go in runs of about 2 MB, so the
+        working arrays stay small whatever the batch size."""
         self.setup()
-        assert self._index is not None
-        exact, grams = self._index["exact"], self._index["grams"]
-        texts = self._texts(table)
-        reasons = np.full(len(texts), None, dtype=object)
-        details = np.full(len(texts), None, dtype=object)
-        for row, candidates in enumerate(texts):
-            for text in candidates:
-                tokens = words(text or "")
-                match = exact.get(" ".join(tokens))
-                if match is not None and tokens:
-                    reasons[row], details[row] = "benchmark_exact", match
-                    break
-                shared, first = 0, None
-                for i in range(len(tokens) - self.ngram + 1):
-                    gram = tuple(tokens[i : i + self.ngram])
-                    if gram in grams:
-                        shared += 1
-                        first = first or (grams[gram], " ".join(gram))
-                        if shared >= self.min_shared:
-                            break
-                if shared >= self.min_shared and first is not None:
-                    reasons[row], details[row] = "benchmark_ngram", f"{first[0]}: '{first[1]}'"
-                    break
+        texts, owners = self._texts(table)
+        reasons = np.full(len(table), None, dtype=object)
+        details = np.full(len(table), None, dtype=object)
+        ends = np.cumsum(pc.binary_length(texts).fill_null(0).to_numpy())
+        start = 0
+        while start < len(texts):
+            limit = ends[start - 1] + _TEXT_BYTES_PER_RUN if start else _TEXT_BYTES_PER_RUN
+            stop = max(int(np.searchsorted(ends, limit, side="right")), start + 1)
+            found = self._matches(pa.concat_arrays([texts.slice(start, stop - start)]))
+            for text in sorted(found):  # texts are in row order, turns in order: the first match of a row wins
+                row = int(owners[start + text])
+                if reasons[row] is None:
+                    reasons[row], details[row] = found[text]
+            start = stop
         return pa.array(reasons, pa.string()), pa.array(details, pa.string())
 
-    def _texts(self, table: pa.Table) -> list[list[str]]:
+    def _matches(self, texts: pa.Array) -> dict[int, tuple[str, str]]:
+        """Text number -> (reason, detail) for the texts that match, an exact match first."""
+        assert self._index is not None
+        tokens = word_lists(texts)
+        exact = pc.index_in(pc.binary_join(tokens, " "), value_set=self._index["exact"]).fill_null(-1).to_numpy()
+        found = {
+            text: ("benchmark_exact", self._index["exact_names"][exact[text]])
+            for text in np.flatnonzero(exact >= 0).tolist()
+        }
+        for text, detail in self._ngram_matches(tokens).items():
+            found.setdefault(text, ("benchmark_ngram", detail))
+        return found
+
+    def _ngram_matches(self, tokens: pa.ListArray) -> dict[int, str]:
+        """Texts sharing at least ``min_shared`` n-grams with a benchmark -> detail naming the first one."""
+        index = self._index
+        assert index is not None
+        flat = pc.list_flatten(tokens)
+        if len(flat) < self.ngram or not len(index["gram_hashes"]):
+            return {}
+        parents = pc.list_parent_indices(tokens).to_numpy()
+        codes = pc.index_in(flat, value_set=index["vocabulary"]).fill_null(-1).to_numpy().astype(np.int64) + 1
+        hashes = _window_hashes(codes, self.ngram)
+        # A window (unknown words have code 0, which no benchmark n-gram has) is looked up when it lies in one
+        # text and the 1 MB bitmap of benchmark hashes has its bit set: only those few are searched.
+        one_text = parents[: len(hashes)] == parents[self.ngram - 1 :]
+        starts = np.flatnonzero(one_text & index["gram_bits"][hashes & _BITMAP_MASK])
+        known = index["gram_hashes"]
+        position = np.minimum(np.searchsorted(known, hashes[starts]), len(known) - 1)
+        starts = starts[known[position] == hashes[starts]]
+        shared: dict[int, int] = {}
+        matches: dict[int, str] = {}
+        for start in starts.tolist():
+            gram = tuple(flat[start : start + self.ngram].to_pylist())
+            name = index["grams"].get(gram)
+            if name is None:  # a hash collision
+                continue
+            text = int(parents[start])
+            shared[text] = shared.get(text, 0) + 1
+            matches.setdefault(text, f"{name}: '{' '.join(gram)}'")
+        return {text: detail for text, detail in matches.items() if shared[text] >= self.min_shared}
+
+    def _texts(self, table: pa.Table) -> tuple[pa.Array, np.ndarray]:
+        """The texts to check (the prompt, or every user turn) and the row each belongs to."""
         if not self.all_user_turns:
-            return [[p] for p in table.column("prompt").to_pylist()]
-        messages = table.column("messages").to_pylist()
-        return [[m["content"] for m in (dialogue or []) if m["role"] == "user"] for dialogue in messages]
+            return _as_array(table.column("prompt")), np.arange(len(table))
+        lists = as_list_array(table.column("messages"))
+        turns = lists.flatten()
+        user = pc.fill_null(pc.equal(turns.field("role"), "user"), False)
+        parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+        return _as_array(turns.field("content").filter(user)), parents[user.to_numpy(zero_copy_only=False)]
+
+
+def _as_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous ``string`` array (large strings are cast: the index holds plain strings)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column.cast(pa.string()) if column.type != pa.string() else column
+
+
+def word_lists(texts: pa.Array) -> pa.ListArray:
+    """:func:`words` of every text of a column (null stays null). One ``bytes.translate`` of the whole data buffer
+    lowercases ASCII letters and turns ASCII punctuation into spaces; only when some text is not ASCII do Arrow's
+    Unicode lowercase and a regex (matching the rare non-ASCII punctuation) run."""
+    validity, offsets, data = texts.buffers()
+    if data is None or not data.size:
+        return pc.ascii_split_whitespace(pc.ascii_trim_whitespace(texts))
+    translated = pa.py_buffer(data.to_pybytes().translate(_ASCII_WORDS))
+    spaced = pa.Array.from_buffers(texts.type, len(texts), [validity, offsets, translated], offset=texts.offset)
+    if not pc.all(pc.fill_null(pc.string_is_ascii(spaced), True)).as_py():
+        spaced = pc.replace_substring_regex(pc.utf8_lower(spaced), pattern=_NON_WORD_RE2, replacement=" ")
+    # Only single-byte spaces separate words now; Arrow gives an empty text one empty word.
+    return pc.ascii_split_whitespace(pc.ascii_trim_whitespace(spaced))
+
+
+def _window_hashes(codes: np.ndarray, ngram: int) -> np.ndarray:
+    """A 64-bit hash of the ``ngram`` word codes from every start (a wrapping polynomial, then mixed)."""
+    count = len(codes) - ngram + 1
+    words = codes.astype(np.uint64)
+    h = np.zeros(max(count, 0), np.uint64)
+    for k in range(ngram):
+        h *= np.uint64(0x100000001B3)
+        h += words[k : k + count]
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    return h ^ (h >> np.uint64(33))
