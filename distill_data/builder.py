@@ -7,24 +7,30 @@ differs between kinds of data (the source, the output columns, the splits, the c
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pyarrow as pa
 from rich.console import Console
 
+from . import resume as resuming
 from . import splits as splitting
 from .cards import write_card
-from .engines import make_engine
+from .engines import Engine, make_engine
 from .errors import ContractError, InputError
 from .kinds import Side, kind_of_recipe
 from .messages import truncate_after_last_user
+from .pipeline import Pipeline
 from .provenance import package_versions, write_provenance
 from .recipes import Recipe
 from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, ParquetSink, check_output, staging
+from .sources.rows import RowSource
 
 
 @dataclass
@@ -52,6 +58,7 @@ def build(
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
     engine: str = "local",
     ray_address: str | None = None,
+    resume: bool = False,
 ) -> BuildResult:
     """Run ``recipe`` over its inputs and write ``output``; nothing is written if anything fails.
 
@@ -59,7 +66,8 @@ def build(
     input spans more than one batch (``engine="local"``), or Ray actors (``engine="ray"``, on the cluster at
     ``ray_address`` or a local Ray). The output is byte-identical to ``num_proc=1``. Splits are written in
     Parquet shards of about ``shard_bytes`` of Arrow data, in row groups of ``row_group_rows`` rows (a shard
-    ends after a row group).
+    ends after a row group). With ``resume``, an unfinished run of the same output (killed, say) continues
+    from its last checkpoint, to the same bytes as a run that was never interrupted.
     """
     kind = kind_of_recipe(recipe)
     output = Path(output)
@@ -72,23 +80,35 @@ def build(
     check_output(output, overwrite)
     expected = source.estimate_rows()
     one_batch = expected is not None and expected <= batch_size
+    inputs = source.describe()
+    work = resuming.work_folder(output)
+    # What shapes the output must match for a run to continue another (the engine and workers may change).
+    options = {
+        "on_error": on_error,
+        "batch_size": batch_size,
+        "shard_bytes": shard_bytes,
+        "row_group_rows": row_group_rows,
+    }
+    manifest = {"recipe": recipe.to_dict(), "inputs": inputs, "options": options}
+    resumed = resuming.resume(work, manifest) if resume else None
     runner = None
     if engine != "local":
         runner = make_engine(engine, num_proc, ray_address)
     elif not one_batch and (num_proc or os.cpu_count() or 1) > 1:  # for one batch, processes cost more than they save
         runner = make_engine(engine, num_proc)
+    if not resume:
+        resuming.start(work, manifest)
+    elif resumed is not None:
+        checkpoint = resumed[0]
+        (console or Console(stderr=True)).print(
+            f"resuming: {checkpoint.rows_read + checkpoint.rejected:,} input rows ({checkpoint.batches:,} batches) "
+            f"were done before the interruption",
+            highlight=False,
+        )
 
-    with staging(output, overwrite) as stage:
-        spill_path = stage / ".spill.arrow"
+    with staging(output, overwrite, folder=work) as stage:
+        spill_parts = _spill(stage, source, pipeline, schema, runner, resumed, shard_bytes, expected, progress, console)
         rejects_path = stage / "rejects.jsonl"
-        with rejects_path.open("w", encoding="utf-8") as rejects:
-            source.rejects = rejects
-            with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_file(sink, schema) as spill:
-                batches = pipeline.run(
-                    source.batches(), total_rows=expected, progress=progress, console=console, engine=runner
-                )
-                for batch in batches:
-                    spill.write_table(batch.select(schema.names).cast(schema))
         if source.rejected == 0:
             rejects_path.unlink()
         if source.rows_read == 0:
@@ -98,15 +118,15 @@ def build(
             )
 
         counts = write_splits(
-            spill_path, stage / "data", schema, kind.splits, recipe.split, shard_bytes, row_group_rows
+            spill_parts, stage / "data", schema, kind.splits, recipe.split, shard_bytes, row_group_rows
         )
-        spill_path.unlink()
+        resuming.clear(stage)
         if recipe.format == "arrow":
             save_to_disk(stage, list(kind.splits))
         record = {
             "command": recipe.kind,
             "recipe": recipe.to_dict(),
-            "inputs": source.describe(),
+            "inputs": inputs,
             "on_error": on_error,
             "rows_read": source.rows_read,
             "rejected": source.rejected,
@@ -121,8 +141,95 @@ def build(
     return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)
 
 
+def _spill(
+    stage: Path,
+    source: RowSource,
+    pipeline: Pipeline,
+    schema: pa.Schema,
+    engine: Engine | None,
+    resumed: tuple[resuming.Checkpoint, Any] | None,
+    part_bytes: int,
+    expected: int | None,
+    progress: bool,
+    console: Console | None,
+) -> list[Path]:
+    """Stream the processed rows into spill parts, with a checkpoint after each finished part; the parts' paths.
+
+    A resumed run skips the input batches its checkpoint covers and restores the statistics and dedup's state.
+    """
+    checkpoint, state = resumed if resumed else (None, None)
+    part = checkpoint.parts if checkpoint else 0
+    first = checkpoint.batches if checkpoint else 0
+    marks: dict[int, tuple[int, int, int]] = {}  # batch -> source counters and rejects length once it was read
+    with (stage / "rejects.jsonl").open("a", encoding="utf-8") as rejects:
+        batches = _counted_batches(source, rejects, checkpoint, marks)
+        processed = pipeline.run(
+            batches,
+            total_rows=expected,
+            progress=progress,
+            console=console,
+            engine=engine,
+            state=state,
+            yield_empty=True,
+        )
+        writer: _SpillWriter | None = None
+        for number, batch in enumerate(processed, start=first):
+            if len(batch):
+                writer = writer or _SpillWriter(resuming.spill_part(stage, part), schema)
+                writer.write(batch.select(schema.names).cast(schema))
+            mark = marks.pop(number)
+            if writer is not None and writer.bytes >= part_bytes:
+                writer.close()
+                writer = None
+                part += 1
+                resuming.save(stage, resuming.Checkpoint(part, number + 1, *mark), pipeline.snapshot())
+        if writer is not None:
+            writer.close()
+            part += 1
+    return [resuming.spill_part(stage, number) for number in range(part)]
+
+
+def _counted_batches(
+    source: RowSource,
+    rejects: TextIO,
+    checkpoint: resuming.Checkpoint | None,
+    marks: dict[int, tuple[int, int, int]],
+) -> Iterator[pa.Table]:
+    """The source's batches after those a checkpoint covers, noting the counters as each one is read."""
+    batches = source.batches()
+    number = 0
+    if checkpoint is not None:
+        source.rejects = None  # their rejects are already in the file
+        for _ in itertools.islice(batches, checkpoint.batches):
+            number += 1
+        source.rows_read, source.rejected = checkpoint.rows_read, checkpoint.rejected
+    source.rejects = rejects
+    for batch in batches:
+        rejects.flush()
+        marks[number] = (source.rows_read, source.rejected, rejects.tell())
+        number += 1
+        yield batch
+
+
+class _SpillWriter:
+    """One spill part: an Arrow IPC file, and how many bytes of rows it holds."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self._file = pa.OSFile(str(path), "wb")
+        self._writer = pa.ipc.new_file(self._file, schema)
+        self.bytes = 0
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+        self.bytes += table.nbytes
+
+    def close(self) -> None:
+        self._writer.close()
+        self._file.close()
+
+
 def write_splits(
-    spill_path: Path,
+    spill_parts: list[Path],
     data_dir: Path,
     schema: pa.Schema,
     layout: dict[str, tuple[Side, bool]],
@@ -130,10 +237,12 @@ def write_splits(
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
 ) -> dict[str, int]:
-    """Assign each spilled row to its splits and stream it into one Parquet file per split."""
-    with pa.memory_map(str(spill_path)) as mapped:
-        reader = pa.ipc.open_file(mapped)
-        prompt_ids = reader.read_all().column("prompt_id").combine_chunks()
+    """Assign each spilled row to its splits and stream it into Parquet shards per split."""
+    with contextlib.ExitStack() as stack:
+        readers = [pa.ipc.open_file(stack.enter_context(pa.memory_map(str(path)))) for path in spill_parts]
+        prompt_ids = pa.chunked_array(
+            [reader.read_all().column("prompt_id").combine_chunks() for reader in readers], pa.string()
+        ).combine_chunks()
         assignment = splitting.assign(prompt_ids, config)
         masks: dict[Side, np.ndarray] = {
             "train": assignment.train,
@@ -143,15 +252,16 @@ def write_splits(
         sinks = {name: ParquetSink(data_dir, name, schema, row_group_rows, shard_bytes) for name in layout}
         start = 0
         messages_index = schema.get_field_index("messages")
-        for index in range(reader.num_record_batches):
-            batch = pa.Table.from_batches([reader.get_batch(index)])
-            rows = slice(start, start + len(batch))
-            start += len(batch)
-            for name, (side, gen) in layout.items():
-                part = batch.filter(pa.array(masks[side][rows]))
-                if gen:
-                    part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
-                sinks[name].write(part)
+        for reader in readers:
+            for index in range(reader.num_record_batches):
+                batch = pa.Table.from_batches([reader.get_batch(index)])
+                rows = slice(start, start + len(batch))
+                start += len(batch)
+                for name, (side, gen) in layout.items():
+                    part = batch.filter(pa.array(masks[side][rows]))
+                    if gen:
+                        part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
+                    sinks[name].write(part)
         for sink in sinks.values():
             sink.close()  # a split without rows writes no file: `datasets` cannot load an empty split
     return {name: sink.rows for name, sink in sinks.items()}

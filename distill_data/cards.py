@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import citations
+from .feedback.lineage import feedback_section
 from .plots import write_plots
 from .provenance import read_provenance
 
@@ -92,6 +93,10 @@ def write_card(folder: str | Path) -> DatasetCard:
 
     folder = Path(folder)
     provenance = read_provenance(folder)
+    if provenance["command"] in ("generate", "rate"):  # AI-feedback rows: their own card, without plots
+        from .feedback.card import write_feedback_card
+
+        return write_feedback_card(folder, provenance)
     kind = kind_by_name(provenance["command"])
     files = split_files(folder)
     paths = [path for split in kind.plot_splits for path in files.get(split, [])]
@@ -110,7 +115,7 @@ def render_card(provenance: dict[str, Any], text: CardText, info: dict[str, Any]
         language=list(text.languages) or None,
         task_categories=["text-generation"],
         tags=["synthetic", *text.tags, "distill-data"],
-        size_categories=[_size_category(largest)],
+        size_categories=[size_category(largest)],
         pretty_name=text.title,
         configs=split_configs(list(splits)),
         dataset_info=info,
@@ -118,7 +123,7 @@ def render_card(provenance: dict[str, Any], text: CardText, info: dict[str, Any]
     sections = [
         f"# {text.title}\n\n{text.summary}\n\nEverything below is computed from `provenance.json` (the machine-"
         "readable record of this build) and the data files.",
-        "## Source data\n\n" + _sources(provenance["inputs"]),
+        "## Source data\n\n" + sources_markdown(provenance["inputs"]),
         "## Processing steps\n\n" + _steps(provenance["steps"]),
         "## Splits\n\n" + _splits(provenance, splits) + f"\n\n{text.splits_note}",
         "## Schema\n\n" + "\n".join(f"- {column}" for column in text.columns),
@@ -128,10 +133,13 @@ def render_card(provenance: dict[str, Any], text: CardText, info: dict[str, Any]
         "## Known limitations\n\n" + "\n".join(f"- {item}" for item in text.limitations),
         "## Citation\n\n```bibtex\n" + "\n\n".join(citations.ALL) + "\n```",
     ]
+    feedback = feedback_section(provenance["inputs"])
+    if feedback:
+        sections.insert(2, "## AI feedback\n\n" + feedback)
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
 
 
-def _sources(inputs: list[dict[str, Any]]) -> str:
+def sources_markdown(inputs: list[dict[str, Any]]) -> str:
     rows = []
     for entry in inputs:
         if "hub" in entry:
@@ -178,7 +186,7 @@ def _splits(provenance: dict[str, Any], splits: dict[str, dict[str, Any]]) -> st
     return "| split | rows | bytes (Arrow) |\n|---|---|---|\n" + "\n".join(rows)
 
 
-def _size_category(rows: int) -> str:
+def size_category(rows: int) -> str:
     for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
         if rows < limit:
             return label

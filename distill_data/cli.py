@@ -5,7 +5,9 @@ Exit codes: 0 success, 1 bad data or an output problem, 2 a usage or configurati
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -59,8 +61,33 @@ def _reports_errors(command: Callable[..., None]) -> Callable[..., None]:
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: nothing was written")
             sys.exit(130)
+        except OSError as exc:
+            if exc.errno not in _MACHINE_ERRNOS:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            console.print(f"[bold red]error:[/] {where}{os.strerror(exc.errno)}", highlight=False, soft_wrap=True)
+            sys.exit(1)
 
     return wrapper
+
+
+# Errors of the machine, not of the program (a full or read-only disk, a file-size limit, permissions): one line.
+_FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
+_MACHINE_ERRNOS = _FULL_DISK_ERRNOS | {errno.EACCES, errno.EPERM, errno.ENOTDIR}
+
+
+def _writing_output(exc: OSError, output: Path) -> bool:
+    """Whether ``exc`` is a failure to write the output: the disk, or a path in it or its staging folder."""
+    if exc.errno in _FULL_DISK_ERRNOS:
+        return True
+    if exc.errno not in _MACHINE_ERRNOS or not exc.filename:
+        return False
+    output = output.resolve()
+    failed = Path(os.fsdecode(exc.filename))
+    return any(
+        path == output or (path.parent == output.parent and path.name.startswith(f".{output.name}."))
+        for path in (failed, *failed.parents)
+    )
 
 
 def _with_options(*options: Callable[[Callable[..., None]], Callable[..., None]]) -> Callable[..., Any]:
@@ -78,6 +105,11 @@ def _with_options(*options: Callable[[Callable[..., None]], Callable[..., None]]
 _run_options = _with_options(
     click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
     click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
+    click.option(
+        "--resume",
+        is_flag=True,
+        help="Continue the unfinished (killed) run of this output from its last checkpoint; same inputs and options.",
+    ),
     click.option(
         "--on-error",
         type=click.Choice(["fail", "skip"]),
@@ -135,6 +167,13 @@ def _dataset_options(
             metavar="FILE_OR_ID",
             help="Drop prompts found in this benchmark (.jsonl/.json/.csv/.parquet or a Hub id; repeatable).",
         ),
+        click.option(
+            "--near-dedup",
+            type=click.FloatRange(min=0.0, max=1.0, min_open=True),
+            default=None,
+            metavar="JACCARD",
+            help="Also drop prompts this similar (MinHash estimate, e.g. 0.85) to an earlier one.",
+        ),
         click.option("--seed", type=int, default=42, show_default=True, help=seed_help),
         click.option("--test-size", type=TestSize(), default=test_size, show_default=True, help=test_size_help),
         click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Keep a seeded subset of N rows."),
@@ -173,7 +212,7 @@ def cli() -> None:
 )
 @click.option("--max-chars", type=click.IntRange(min=1), default=None, help="With --filter: drop longer dialogues.")
 @_dataset_options(
-    input_help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub dataset id (repeatable).",
+    input_help="A .jsonl/.json/.parquet file (.gz/.bz2/.xz/.zst too), a glob, a folder or a Hub id (repeatable).",
     seed_help="Seed of the subset and train/test split.",
     test_size=0.1,
     test_size_help="Test split: a fraction (0.1) or a row count (2000).",
@@ -183,6 +222,7 @@ def cli() -> None:
 def ultrachat(
     inputs: tuple[str, ...],
     benchmarks: tuple[str, ...],
+    near_dedup: float | None,
     filter_: bool,
     truecase: bool,
     languages: tuple[str, ...],
@@ -201,6 +241,7 @@ def ultrachat(
         languages=languages,
         max_chars=max_chars,
         decontaminate=benchmarks,
+        near_dedup=near_dedup,
         split=SplitConfig(test_size=test_size, max_samples=max_samples, seed=seed),
         format=format_,
     )
@@ -224,7 +265,8 @@ def ultrachat(
     help="Drop the pairs whose rejected score equals the chosen score.",
 )
 @_dataset_options(
-    input_help="A .jsonl/.json/.parquet file, a glob, a folder or a Hub id such as openbmb/UltraFeedback.",
+    input_help="A .jsonl/.json/.parquet file (.gz/.bz2/.xz/.zst too), a glob, a folder or a Hub id such as "
+    "openbmb/UltraFeedback.",
     seed_help="Seed of the rejected pick and the split.",
     test_size=2000,
     test_size_help="Test pairs: a row count (2000) or a fraction (0.03).",
@@ -234,6 +276,7 @@ def ultrachat(
 def binarize(
     inputs: tuple[str, ...],
     benchmarks: tuple[str, ...],
+    near_dedup: float | None,
     preset: str,
     seed: int,
     ties: str,
@@ -252,6 +295,7 @@ def binarize(
         max_samples=max_samples,
         format=format_,
         decontaminate=benchmarks,
+        near_dedup=near_dedup,
     )
     _build(recipe, **run)
 
@@ -376,22 +420,30 @@ def _build(
     shard_mb: int,
     engine: str,
     ray_address: str | None,
+    resume: bool,
 ) -> None:
     if ray_address is not None and engine != "ray":
         raise ConfigError("--ray-address needs --engine ray")
-    result = build(
-        recipe,
-        output,
-        overwrite=overwrite,
-        on_error=on_error,
-        batch_size=batch_size,
-        progress=progress,
-        console=console,
-        num_proc=num_proc,
-        shard_bytes=shard_mb * 2**20,
-        engine=engine,
-        ray_address=ray_address,
-    )
+    try:
+        result = build(
+            recipe,
+            output,
+            overwrite=overwrite,
+            on_error=on_error,
+            batch_size=batch_size,
+            progress=progress,
+            console=console,
+            num_proc=num_proc,
+            shard_bytes=shard_mb * 2**20,
+            engine=engine,
+            ray_address=ray_address,
+            resume=resume,
+        )
+    except OSError as exc:
+        if not _writing_output(exc, output):
+            raise
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OutputError(f"{output}: cannot write the output ({reason}); nothing was written") from exc
 
     print_summary(result)
 
@@ -438,6 +490,11 @@ def _model_table(tallies: dict[str, dict[str, int]]) -> Table:
 from .check.command import check  # noqa: E402  (its own module; imports transformers only when it runs)
 
 cli.add_command(check)
+
+from .feedback.commands import generate, rate  # noqa: E402  (the HTTP client is imported when they run)
+
+cli.add_command(generate)
+cli.add_command(rate)
 
 
 def main() -> None:

@@ -61,15 +61,22 @@ class Pipeline:
         progress: bool = True,
         console: Console | None = None,
         engine: Engine | None = None,
+        state: dict[str, Any] | None = None,
+        yield_empty: bool = False,
     ) -> Iterator[pa.Table]:
-        """Yield each processed batch (empty ones are skipped); :attr:`stats` fills in as it goes.
+        """Yield each processed batch (empty ones too with ``yield_empty``); :attr:`stats` fills in as it goes.
 
         With an ``engine`` the leading stateless steps run on its workers; stateful steps (dedup) run here, in
-        input order. The output is the same with any engine or none.
+        input order. The output is the same with any engine or none. ``state`` (from :meth:`snapshot`) continues
+        an earlier run whose batches so far are not given again.
         """
         self.stats = [StepStats(step.name) for step in self.steps]
         for step in self.steps:
             step.setup()
+        if state is not None:
+            self.stats = state["stats"]
+            for index, step in state["steps"].items():
+                self.steps[index] = step
         head = 0
         while engine is not None and head < len(self.steps) and not self.steps[head].stateful:
             head += 1
@@ -82,14 +89,14 @@ class Pipeline:
                         mine.merge(theirs)
                     batch = self.process_batch(batch, start=head)
                     bar.advance(task, head_stats[0].rows_in)
-                    if len(batch):
+                    if len(batch) or yield_empty:
                         yield batch
                 return
             for batch in checked:
                 rows = len(batch)
                 batch = self.process_batch(batch)
                 bar.advance(task, rows)
-                if len(batch):
+                if len(batch) or yield_empty:
                     yield batch
 
     def process_batch(self, batch: pa.Table, start: int = 0) -> pa.Table:
@@ -101,6 +108,10 @@ class Pipeline:
             batch = step.process(batch, stats)
             stats.rows_out += len(batch)
         return batch
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a later :meth:`run` needs to continue this one: the statistics and the order-dependent steps."""
+        return {"stats": self.stats, "steps": {i: step for i, step in enumerate(self.steps) if step.stateful}}
 
     @classmethod
     def from_list(cls, entries: Sequence[Any], where: str = "steps") -> Pipeline:

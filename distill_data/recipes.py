@@ -20,6 +20,7 @@ from .processors import (
     Dedup,
     FixText,
     LanguageFilter,
+    NearDedup,
     Processor,
     PromptId,
     StructureFilter,
@@ -112,9 +113,11 @@ def ultrachat_steps(
     languages: tuple[str, ...] = ("en",),
     max_chars: int | None = None,
     decontaminate: tuple[str, ...] = (),
+    near_dedup: float | None = None,
 ) -> list[Processor]:
     """The UltraChat 200k steps. Without ``filter``: conversion clean-up only (FixText, Truecase, PromptId), plus
-    decontamination against the ``decontaminate`` benchmarks when any are given."""
+    decontamination against the ``decontaminate`` benchmarks when any are given, and near-duplicate removal at
+    Jaccard ``near_dedup`` when given."""
     steps: list[Processor] = [FixText()]
     if truecase:
         steps.append(Truecase())
@@ -129,6 +132,8 @@ def ultrachat_steps(
         steps.append(Decontaminate(benchmarks=tuple(decontaminate)))
     if filter:
         steps.append(Dedup())
+    if near_dedup is not None:
+        steps.append(NearDedup(threshold=near_dedup))
     return steps
 
 
@@ -140,10 +145,16 @@ def ultrachat_recipe(
     languages: tuple[str, ...] = ("en",),
     max_chars: int | None = None,
     decontaminate: tuple[str, ...] = (),
+    near_dedup: float | None = None,
     split: SplitConfig | None = None,
     format: str = "parquet",
 ) -> Recipe:
     steps = ultrachat_steps(
-        filter=filter, truecase=truecase, languages=languages, max_chars=max_chars, decontaminate=decontaminate
+        filter=filter,
+        truecase=truecase,
+        languages=languages,
+        max_chars=max_chars,
+        decontaminate=decontaminate,
+        near_dedup=near_dedup,
     )
     return Recipe("ultrachat", list(inputs), steps, split or SplitConfig(), format)

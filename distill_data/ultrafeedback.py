@@ -15,7 +15,7 @@ from .cards import CardText
 from .errors import ConfigError
 from .kinds import DatasetKind
 from .plots import PREFERENCE_COLUMNS, preference_data
-from .processors import Binarize, Decontaminate, Processor, SourceFilter
+from .processors import Binarize, Decontaminate, NearDedup, Processor, SourceFilter
 from .recipes import Recipe
 from .sources.ultrafeedback import UltraFeedbackSource
 from .splits import SplitConfig
@@ -34,7 +34,12 @@ PRESET_NOTES = {
 
 
 def binarize_steps(
-    preset: str = "zephyr", *, seed: int = 42, ties: str = "keep", decontaminate: tuple[str, ...] = ()
+    preset: str = "zephyr",
+    *,
+    seed: int = 42,
+    ties: str = "keep",
+    decontaminate: tuple[str, ...] = (),
+    near_dedup: float | None = None,
 ) -> list[Processor]:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
@@ -42,6 +47,8 @@ def binarize_steps(
     if preset == "argilla-clean":
         steps.append(SourceFilter(exclude=("truthful_qa",)))
     steps.append(Binarize(method=preset, ties=ties, seed=seed))
+    if near_dedup is not None:  # after binarize, which then runs on the workers with the steps before it
+        steps.append(NearDedup(threshold=near_dedup))
     return steps
 
 
@@ -55,12 +62,13 @@ def binarize_recipe(
     max_samples: int | None = None,
     format: str = "parquet",
     decontaminate: tuple[str, ...] = (),
+    near_dedup: float | None = None,
 ) -> Recipe:
     """The binarization recipe for a preset; the same seed drives the rejected pick and the split."""
     return Recipe(
         "ultrafeedback",
         list(inputs),
-        binarize_steps(preset, seed=seed, ties=ties, decontaminate=decontaminate),
+        binarize_steps(preset, seed=seed, ties=ties, decontaminate=decontaminate, near_dedup=near_dedup),
         SplitConfig(test_size=test_size, max_samples=max_samples, seed=seed),
         format,
     )

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from distill_data.synthetic import ultrachat_rows
+
+# Hypothesis profiles. "ci" (the default) keeps the property tests fast; for a long local search run
+#   HYPOTHESIS_PROFILE=thorough python -m pytest -q tests/test_fuzz_sources.py tests/test_fuzz_processors.py
+# Tests that set their own max_examples keep it under either profile.
+settings.register_profile("ci", max_examples=25, deadline=None, print_blob=True)
+settings.register_profile("thorough", max_examples=2_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -326,3 +327,35 @@ def test_state_survives_pickling() -> None:
     stats = StepStats(restored.name)
     rest = restored._drop_reasons(table.slice(70), stats)[0].to_pylist()
     assert first + rest == expected
+
+
+@pytest.mark.parametrize("command", ["ultrachat", "binarize"])
+def test_cli_near_dedup_option(command: str, tmp_path: Path) -> None:
+    """`--near-dedup 0.8` in both commands: near copies of earlier prompts go, with their clusters in provenance."""
+    from click.testing import CliRunner
+    from conftest import write_jsonl
+
+    from distill_data.cli import cli
+    from distill_data.synthetic import ultrafeedback_rows
+
+    if command == "ultrachat":
+        rows = list(ultrachat_rows(120, seed=71))
+        copies = [{**row, "id": f"copy-{i}", "data": [row["data"][0].rstrip("?.!") + ", please?", *row["data"][1:]]}
+                  for i, row in enumerate(rows[:15])]  # fmt: skip
+        args = ["ultrachat", "--test-size", "5"]
+    else:
+        rows = list(ultrafeedback_rows(120, seed=72))
+        copies = [{**row, "instruction": row["instruction"].rstrip("?.!") + ", please?"} for row in rows[:15]]
+        args = ["binarize", "--test-size", "5"]
+    source = write_jsonl(tmp_path / "in.jsonl", [*rows, *copies])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, [*args, "-i", str(source), "-o", str(out), "--near-dedup", "0.8", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    steps = json.loads((out / "provenance.json").read_text())["steps"]
+    near = next(step for step in steps if step["name"] == "near_dedup")
+    assert near["params"]["threshold"] == 0.8
+    assert near["dropped"].get("near_duplicate", 0) >= 12  # MinHash estimates: a few copies may fall short
+    assert near["clusters"] and near["counters"]["clusters"] == len(near["clusters"])
+
+    refused = CliRunner().invoke(cli, [*args, "-i", str(source), "-o", str(tmp_path / "x"), "--near-dedup", "1.5"])
+    assert refused.exit_code == 2 and "--near-dedup" in refused.output

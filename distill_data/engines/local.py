@@ -7,8 +7,11 @@ the same as in one process, whatever the number of workers.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -46,6 +49,20 @@ def _process(batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
     return process_one(_head, batch)
 
 
+@contextlib.contextmanager
+def _ignoring_sigint() -> Iterator[None]:
+    """SIGINT ignored while processes are started (a terminal sends Ctrl-C to all of them, and an ignored signal
+    stays ignored in a child); a no-op off the main thread, where handlers cannot be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @dataclass
 class LocalEngine:
     """``workers`` processes of this machine; with one worker the pipeline runs in the calling process."""
@@ -61,7 +78,9 @@ class LocalEngine:
     ) -> Iterator[tuple[pa.Table, list[StepStats]]]:
         """``(processed batch, per-step stats of that batch)`` for each batch, in input order."""
         context = multiprocessing.get_context("spawn")  # no fork: polars and Arrow run thread pools
-        with context.Pool(self.workers, initializer=_start, initargs=([s.to_dict() for s in steps],)) as pool:
+        with _ignoring_sigint():  # the workers inherit it: Ctrl-C stops the driver, which ends them, no tracebacks
+            pool = context.Pool(self.workers, initializer=_start, initargs=([s.to_dict() for s in steps],))
+        with pool:
             # A bounded window of batches in flight (Pool.imap would read the whole input ahead into memory).
             in_flight: deque[Any] = deque()
             for batch in batches:

@@ -124,7 +124,7 @@ class Binarize(Processor):
         if self.method == "h4-2023":
             rejected = self._h4_rejected(lists, flat, parents, scores, chosen, reasons)
         else:
-            best = np.where(chosen >= 0, scores[np.maximum(chosen, 0)], np.nan)
+            best = _score_at(scores, chosen)
             candidates = eligible & (np.arange(len(flat)) != chosen[parents])
             if self.method == "argilla-clean":
                 candidates &= scores < best[parents]
@@ -132,8 +132,7 @@ class Binarize(Processor):
             if self.method == "argilla-clean":
                 reasons[(rejected < 0) & (reasons == None)] = "no_lower_scored_completion"  # noqa: E711
 
-        score_chosen = np.where(chosen >= 0, scores[np.maximum(chosen, 0)], np.nan)
-        score_rejected = np.where(rejected >= 0, scores[np.maximum(rejected, 0)], np.nan)
+        score_chosen, score_rejected = _score_at(scores, chosen), _score_at(scores, rejected)
         if self.ties == "drop":
             reasons[(score_chosen == score_rejected) & (reasons == None)] = "tie"  # noqa: E711
 
@@ -200,6 +199,13 @@ class Binarize(Processor):
             pending = pending[~done]
         reasons[pending] = "all_completions_identical"
         return rejected
+
+
+def _score_at(scores: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Per row, the score of the completion at flat ``index`` (NaN for -1, and for a batch with no completions)."""
+    if not len(scores):
+        return np.full(len(index), np.nan)
+    return np.where(index >= 0, scores[np.maximum(index, 0)], np.nan)
 
 
 def _first_best(

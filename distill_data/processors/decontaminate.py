@@ -8,7 +8,6 @@ n-grams, also as sorted 64-bit hashes); a whole batch is then checked against it
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,8 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError, InputError
 from ..messages import as_list_array
+from ..sources.compressed import compression_of, data_suffix
+from ..sources.inputs import LocalFile, lone_surrogate, read_records
 from .base import Filter
 
 PROMPT_FIELDS = ("prompt", "question", "Question", "instruction", "turns", "turn", "text")
@@ -39,7 +40,9 @@ def words(text: str) -> list[str]:
     return _NON_WORD.sub(" ", text.lower()).split()
 
 
-def _prompts_of(row: dict[str, Any]) -> list[str]:
+def _prompts_of(row: Any) -> list[str]:
+    if not isinstance(row, dict):  # a JSON row that is not an object has no prompt field
+        return []
     for key in PROMPT_FIELDS:
         value = row.get(key)
         if isinstance(value, str) and value.strip():
@@ -58,21 +61,26 @@ def load_benchmark(spec: str) -> tuple[str, list[str]]:
     path = Path(spec)
     rows: list[dict[str, Any]]
     if path.is_file():
-        name = path.stem
+        name = Path(path.stem).stem if compression_of(path) else path.stem
         if path.suffix == ".csv":
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                rows = list(csv.DictReader(handle))
+                reader = csv.DictReader(handle)
+                try:
+                    rows = list(reader)
+                except csv.Error as exc:
+                    where = f"line {reader.line_num + 1}"  # the line being read when it failed
+                    raise InputError(f"not a readable CSV file: {exc}", file=spec, location=where) from None
+                except UnicodeDecodeError as exc:  # decoded ahead in blocks: the line is not known
+                    raise InputError(f"not UTF-8 text: {exc.reason}", file=spec) from None
         elif path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            rows = pq.read_table(path).to_pylist()
-        elif path.suffix in (".jsonl", ".json"):
-            text = path.read_text(encoding="utf-8-sig")
             try:
-                document = json.loads(text)
-                rows = document if isinstance(document, list) else [document]
-            except json.JSONDecodeError:
-                rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+                rows = pq.read_table(path).to_pylist()
+            except (OSError, ValueError) as exc:  # pyarrow's errors, text that is not UTF-8
+                raise InputError(f"not a readable Parquet file: {exc}", file=spec) from None
+        elif data_suffix(path) in (".jsonl", ".json"):
+            rows = _json_rows(path)
         else:
             raise InputError("unsupported benchmark file type; use .jsonl, .json, .csv or .parquet", file=spec)
     elif re.match(r"^[\w.-]+/[\w.-]+(:[\w.-]+)?$", spec):
@@ -90,6 +98,22 @@ def load_benchmark(spec: str) -> tuple[str, list[str]]:
     if not prompts:
         raise InputError(f"no prompts found (looked for the fields {', '.join(PROMPT_FIELDS)})", file=spec)
     return name, prompts
+
+
+def _json_rows(path: Path) -> list[Any]:
+    """The rows of a JSON or JSON Lines file (compressed or not), read as inputs are: a bad line, or a prompt that
+    is not valid Unicode (a lone surrogate escape), is an error naming the file and the line."""
+    rows = []
+    for record in read_records(LocalFile(path)):
+        if record.error is not None:
+            raise InputError(record.error, file=record.file, location=record.location)
+        for prompt in _prompts_of(record.value):
+            position = lone_surrogate(prompt)
+            if position is not None:
+                reason = f"lone surrogate at character {position} of a prompt is not valid Unicode"
+                raise InputError(reason, file=record.file, location=record.location)
+        rows.append(record.value)
+    return rows
 
 
 @dataclass

@@ -125,9 +125,7 @@ class LanguageFilter(Filter):
         if self.prefix_chars < 1:
             raise ConfigError(f"parameter 'prefix_chars' must be positive, got {self.prefix_chars}")
         if not 0.0 < self.fast_screen_min_score <= 1.0:
-            raise ConfigError(
-                f"parameter 'fast_screen_min_score' must be in (0, 1], got {self.fast_screen_min_score}"
-            )
+            raise ConfigError(f"parameter 'fast_screen_min_score' must be in (0, 1], got {self.fast_screen_min_score}")
 
     def drop_reasons(self, table: pa.Table) -> tuple[pa.Array, pa.Array | None]:
         reasons, details, _ = self._classify(table)

@@ -17,6 +17,7 @@ Only letter case changes: the output has the same length and the same characters
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ _PROTECTED = re.compile(
     r"```.*?(?:```|\Z)"  # fenced code; an unclosed fence runs to the end of the turn
     r"|`[^`\n]+`"  # inline code
     r"|(?:https?|ftp)://\S+|www\.\S+"  # URLs
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail addresses
+    r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail addresses (the lookbehind keeps it linear)
     re.DOTALL,
 )
 _OPENERS = "\"'“‘(\\["
@@ -89,10 +90,13 @@ _CANDIDATE = (
 
 def truecase(text: str, keep_words: frozenset[str] = frozenset()) -> str:
     """Apply the truecasing rules to one turn (see the module docstring)."""
-    protected = [m.span() for m in _PROTECTED.finditer(text)]
+    spans = [m.span() for m in _PROTECTED.finditer(text)]
+    span_starts = [start for start, _ in spans]
 
     def is_protected(pos: int) -> bool:
-        return any(start <= pos < end for start, end in protected)
+        # Spans come in order and do not overlap: a binary search keeps a long turn linear, not quadratic.
+        index = bisect.bisect_right(span_starts, pos) - 1
+        return index >= 0 and pos < spans[index][1]
 
     chars = list(text)
     starts = [m.end() for m in _TURN_START.finditer(text)]

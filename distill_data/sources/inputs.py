@@ -2,11 +2,13 @@
 
 Every record carries the file and the line (JSON Lines) or row (JSON arrays, Parquet, Hub) it came from, so
 any later problem can be reported precisely. Parsing problems are records too (``error`` set), so the
-caller decides between stopping and setting the row aside.
+caller decides between stopping and setting the row aside. JSON and JSON Lines files may be compressed
+(``.gz``, ``.bz2``, ``.xz``, ``.zst``); they are decompressed as they are read.
 """
 
 from __future__ import annotations
 
+import codecs
 import glob
 import hashlib
 import json
@@ -17,9 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .compressed import COMPRESSIONS, READ_ERRORS, compression_of, data_suffix, open_binary
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".parquet")
+COMPRESSIBLE_SUFFIXES = (".jsonl", ".json")
+SUPPORTED_TYPES = ", ".join(SUPPORTED_SUFFIXES) + f" (JSON also compressed: {', '.join(COMPRESSIONS)})"
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(?::[\w.-]+)?$")
+
+
+def display_path(path: Path) -> str:
+    """``path`` as text that can be printed and written as UTF-8: bytes of a file name that are not UTF-8
+    (which Python keeps as lone surrogates) are shown as ``\\xff``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -30,10 +41,10 @@ class LocalFile:
 
     @property
     def label(self) -> str:
-        return str(self.path)
+        return display_path(self.path)
 
     def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "bytes": self.path.stat().st_size, "sha256": file_sha256(self.path)}
+        return {"path": self.label, "bytes": self.path.stat().st_size, "sha256": file_sha256(self.path)}
 
 
 @dataclass(frozen=True)
@@ -81,9 +92,10 @@ def resolve_inputs(specs: list[str] | tuple[str, ...]) -> list[InputRef]:
         if path.is_file():
             refs.append(LocalFile(_supported(path)))
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_data_file(p))
+            root = _data_root(path)
+            files = sorted(p for p in root.rglob("*") if p.is_file() and _is_data_file(p.relative_to(root)))
             if not files:
-                raise InputError(f"folder has no {', '.join(SUPPORTED_SUFFIXES)} files", file=spec)
+                raise InputError(f"folder has no {SUPPORTED_TYPES} files", file=spec)
             refs.extend(LocalFile(p) for p in files)
         elif glob.has_magic(spec):
             matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
@@ -98,16 +110,27 @@ def resolve_inputs(specs: list[str] | tuple[str, ...]) -> list[InputRef]:
     return refs
 
 
-def _is_data_file(path: Path) -> bool:
-    return path.suffix in SUPPORTED_SUFFIXES and not any(part.startswith(".") for part in path.parts)
+def _data_root(folder: Path) -> Path:
+    """Where a folder's rows are: ``data/`` in an output of this toolkit (not its provenance.json or assets/)."""
+    return folder / "data" if (folder / "provenance.json").is_file() and (folder / "data").is_dir() else folder
+
+
+def _is_data_file(relative: Path) -> bool:
+    """A supported file, not hidden inside the folder (the folder itself may be under a hidden one)."""
+    return _is_supported(relative) and not any(part.startswith(".") for part in relative.parts)
+
+
+def _is_supported(path: Path) -> bool:
+    if compression_of(path) is None:
+        return path.suffix in SUPPORTED_SUFFIXES
+    return data_suffix(path) in COMPRESSIBLE_SUFFIXES
 
 
 def _supported(path: Path) -> Path:
-    if path.suffix not in SUPPORTED_SUFFIXES:
-        raise InputError(
-            f"unsupported file type '{path.suffix}'; expected one of {', '.join(SUPPORTED_SUFFIXES)}",
-            file=str(path),
-        )
+    if not _is_supported(path):
+        file_type = data_suffix(path) + path.suffix if compression_of(path) else path.suffix
+        message = f"unsupported file type '{file_type}'; expected {SUPPORTED_TYPES}"
+        raise InputError(message, file=display_path(path))
     return path
 
 
@@ -125,7 +148,7 @@ def estimate_rows(refs: list[InputRef]) -> int | None:
 
     total = 0
     for ref in refs:
-        if not isinstance(ref, LocalFile) or ref.path.suffix == ".json":
+        if not isinstance(ref, LocalFile) or data_suffix(ref.path) == ".json":
             return None
         if ref.path.suffix == ".parquet":
             try:
@@ -133,8 +156,11 @@ def estimate_rows(refs: list[InputRef]) -> int | None:
             except Exception:  # a damaged file: the reader reports it with its name
                 return None
         else:
-            with ref.path.open("rb") as handle:
-                total += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+            try:
+                with open_binary(ref.path) as handle:
+                    total += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+            except READ_ERRORS:  # a damaged file: the reader reports it with its name and line
+                return None
     return total
 
 
@@ -151,52 +177,86 @@ def read_records(ref: InputRef, parquet_batch_rows: int = 10_000) -> Iterator[Ra
 def _read(ref: InputRef, parquet_batch_rows: int) -> Iterator[RawRecord]:
     if isinstance(ref, HubDataset):
         yield from _read_hub(ref)
-    elif ref.path.suffix == ".jsonl":
+    elif data_suffix(ref.path) == ".jsonl":
         yield from _read_jsonl(ref.path)
-    elif ref.path.suffix == ".json":
+    elif data_suffix(ref.path) == ".json":
         yield from _read_json(ref.path)
     else:
         yield from _read_parquet(ref.path, parquet_batch_rows)
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRecord]:
-    label = str(path)
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            where = f"line {number}"
-            try:
-                text = line.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                yield RawRecord(label, where, error=f"invalid UTF-8 at byte {exc.start}", raw=repr(line))
-                continue
-            if not text.strip():
-                continue
-            try:
-                yield RawRecord(label, where, value=json.loads(text), raw=text.rstrip("\r\n"))
-            except json.JSONDecodeError as exc:
-                yield RawRecord(
-                    label,
-                    where,
-                    error=f"invalid JSON: {exc.msg} at column {exc.colno}",
-                    raw=text.rstrip("\r\n"),
-                )
+    label = display_path(path)
+    number = 0
+    try:
+        with open_binary(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                where = f"line {number}"
+                try:
+                    text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    yield RawRecord(label, where, error=f"invalid UTF-8 at byte {exc.start}", raw=repr(line))
+                    continue
+                if not text.strip():
+                    continue
+                raw = text.rstrip("\r\n")
+                try:
+                    yield RawRecord(label, where, value=_loads(text), raw=raw)
+                except json.JSONDecodeError as exc:
+                    yield RawRecord(label, where, error=f"invalid JSON: {exc.msg} at column {exc.colno}", raw=raw)
+                except _JSONLimit as exc:
+                    yield RawRecord(label, where, error=str(exc), raw=raw)
+    except READ_ERRORS as exc:
+        yield RawRecord(label, f"line {number + 1}", error=_read_error(path, exc))
+
+
+class _JSONLimit(ValueError):
+    """Valid JSON that Python will not parse: nested too deeply, or an integer of thousands of digits."""
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise _JSONLimit("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion; use sys..."
+        raise _JSONLimit(f"invalid JSON: {str(exc).split(';')[0]}") from None
+
+
+def _read_error(path: Path, exc: BaseException) -> str:
+    compression = compression_of(path)
+    what = f"not readable as {compression}" if compression else "could not be read"
+    return f"{what}: {exc}"
 
 
 def _read_json(path: Path) -> Iterator[RawRecord]:
     """A JSON array of rows (or one object); a file of JSON Lines named .json is read as such."""
-    label = str(path)
+    label = display_path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        with open_binary(path) as handle:
+            data = handle.read()
+    except READ_ERRORS as exc:
+        yield RawRecord(label, None, error=_read_error(path, exc))
+        return
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        yield RawRecord(label, None, error=f"invalid UTF-8 at byte {exc.start}")
+        line = data.count(b"\n", 0, exc.start) + 1
+        yield RawRecord(label, f"line {line}", error=f"invalid UTF-8 at byte {exc.start}")
         return
     try:
-        document = json.loads(text)
+        document = _loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
             yield from _read_jsonl(path)
         else:
             yield RawRecord(label, f"line {exc.lineno}", error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+        return
+    except _JSONLimit as exc:
+        yield RawRecord(label, None, error=str(exc))
         return
     rows = document if isinstance(document, list) else [document]
     for number, value in enumerate(rows, start=1):
@@ -206,17 +266,29 @@ def _read_json(path: Path) -> Iterator[RawRecord]:
 def _read_parquet(path: Path, batch_rows: int) -> Iterator[RawRecord]:
     import pyarrow.parquet as pq
 
-    label = str(path)
+    label = display_path(path)
     try:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         yield RawRecord(label, None, error=f"not a readable Parquet file: {exc}")
         return
     number = 0
-    for batch in parquet.iter_batches(batch_size=batch_rows):
-        for value in batch.to_pylist():
-            number += 1
-            yield RawRecord(label, f"row {number}", value=value)
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            try:
+                values = batch.to_pylist()
+            except UnicodeDecodeError:  # a string that is not UTF-8 somewhere in the batch: row by row, to name it
+                values = None
+            for index in range(batch.num_rows):
+                number += 1
+                try:
+                    value = batch.slice(index, 1).to_pylist()[0] if values is None else values[index]
+                except UnicodeDecodeError as exc:
+                    yield RawRecord(label, f"row {number}", error=f"text that is not UTF-8: {exc}")
+                    continue
+                yield RawRecord(label, f"row {number}", value=value)
+    except OSError as exc:  # a damaged page (pyarrow's errors are OSErrors)
+        yield RawRecord(label, f"row {number + 1}", error=f"not a readable Parquet file: {exc}")
 
 
 def _read_hub(ref: HubDataset) -> Iterator[RawRecord]:
@@ -234,4 +306,22 @@ def reject_line(record: RawRecord, field: str | None, reason: str) -> str:
     """One JSON line for rejects.jsonl: where the row came from, why it was set aside, and the row itself."""
     raw = record.raw if record.raw is not None else json.dumps(record.value, ensure_ascii=False, default=str)
     entry = {"file": record.file, "location": record.location, "field": field, "reason": reason, "raw": raw}
-    return json.dumps(entry, ensure_ascii=False)
+    line = json.dumps(entry, ensure_ascii=False)
+    if lone_surrogate(line) is not None:
+        return json.dumps(entry)  # a lone surrogate cannot be written as UTF-8; escaped, it stays in the line
+    # Escaped too: the characters other than "\n" that str.splitlines() breaks lines at and JSON leaves raw.
+    return line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where the first lone surrogate in ``text`` is (from a JSON ``\\ud800`` escape, say), or None.
+
+    Only a lone surrogate makes UTF-8 encoding fail, and encoding is several times faster than a search.
+    """
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from ..errors import InputError
-from .inputs import InputRef, RawRecord, estimate_rows, read_records, reject_line, resolve_inputs
+from .inputs import InputRef, RawRecord, estimate_rows, lone_surrogate, read_records, reject_line, resolve_inputs
 
 
 class FieldProblem(Exception):
@@ -30,6 +30,16 @@ class FieldProblem(Exception):
 def kind_of(value: Any) -> str:
     """A JSON-ish name of a value's type, for error messages."""
     return "null" if value is None else type(value).__name__
+
+
+def check_text(text: str, field: str) -> str:
+    """``text``, unless it holds a lone surrogate (JSON allows the escape ``\\ud800``): that is not Unicode
+    text and neither UTF-8 nor Arrow can store it, so it is a problem of the row, not a crash later."""
+    position = lone_surrogate(text)
+    if position is not None:
+        code = f"\\u{ord(text[position]):04x}"
+        raise FieldProblem(field, f"lone surrogate {code} at character {position} is not valid Unicode")
+    return text
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..messages import MESSAGES_TYPE
-from .rows import FieldProblem, RowSource, kind_of
+from .rows import FieldProblem, RowSource, check_text, kind_of
 
 SCHEMA = pa.schema([("id", pa.string()), ("messages", MESSAGES_TYPE)])
 ROLES = ("user", "assistant")
@@ -31,12 +31,15 @@ def convert_row(value: Any) -> dict[str, Any]:
     for i, turn in enumerate(data):
         if not isinstance(turn, str):
             raise FieldProblem(f"data[{i}]", f"turn is not a string (got {kind_of(turn)})")
+        check_text(turn, f"data[{i}]")
     row_id = value.get("id")
     if row_id is not None and not isinstance(row_id, str):
         if isinstance(row_id, int) and not isinstance(row_id, bool):
             row_id = str(row_id)
         else:
             raise FieldProblem("id", f"expected a string, got {kind_of(row_id)}")
+    if row_id is not None:
+        check_text(row_id, "id")
     return {"id": row_id, "messages": [{"content": turn, "role": ROLES[i % 2]} for i, turn in enumerate(data)]}
 
 

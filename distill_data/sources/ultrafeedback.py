@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .rows import FieldProblem, RowSource, kind_of
+from .rows import FieldProblem, RowSource, check_text, kind_of
 
 ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
 COMPLETION_TYPE = pa.struct(
@@ -30,15 +30,26 @@ def _rating(value: Any, field: str) -> float | None:
         return _RATINGS[value]
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
         return float(value)
-    raise FieldProblem(field, f'rating must be "1".."5" or "N/A", got {value!r}')
+    raise FieldProblem(field, f'rating must be "1".."5" or "N/A", got {_short(value)}')
 
 
 def _score(value: Any, field: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    raise FieldProblem(field, f"expected a number, got {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            score = float(value)
+        except OverflowError:  # an integer too large for a float (JSON has no limit)
+            score = math.inf
+        if math.isfinite(score):
+            return score
+    raise FieldProblem(field, f"expected a finite number, got {_short(value)}")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a message names a bad value, it does not reprint a huge one."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 4000 else f"<{value.bit_length()}-bit int>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _string(container: dict[str, Any], key: str, field: str) -> str:
@@ -47,7 +58,7 @@ def _string(container: dict[str, Any], key: str, field: str) -> str:
     value = container[key]
     if not isinstance(value, str):
         raise FieldProblem(field, f"expected a string, got {kind_of(value)}")
-    return value
+    return check_text(value, field)
 
 
 def convert_row(value: Any, require_overall_score: bool = False) -> dict[str, Any]:
@@ -58,6 +69,8 @@ def convert_row(value: Any, require_overall_score: bool = False) -> dict[str, An
     source = value.get("source")
     if source is not None and not isinstance(source, str):
         raise FieldProblem("source", f"expected a string, got {kind_of(source)}")
+    if source is not None:
+        check_text(source, "source")
     if "completions" not in value:
         raise FieldProblem("completions", "missing")
     raw_completions = value["completions"]
@@ -105,3 +118,15 @@ class UltraFeedbackSource(RowSource):
             return convert_row(value, require_overall_score)
 
         super().__init__(list(inputs), convert, SCHEMA, on_error=on_error, batch_size=batch_size)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """As for any source; an output of ``distill-data rate`` also names its generators and judge (for the card)."""
+        from ..feedback.lineage import feedback_summary
+        from .inputs import LocalFile
+
+        described = super().describe()
+        for ref, entry in zip(self.refs, described, strict=True):
+            summary = feedback_summary(ref.path) if isinstance(ref, LocalFile) else None
+            if summary is not None:
+                entry["feedback"] = summary
+        return described
