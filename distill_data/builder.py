@@ -7,7 +7,6 @@ differs between kinds of data (the source, the output columns, the splits, the c
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -237,34 +236,46 @@ def write_splits(
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
 ) -> dict[str, int]:
-    """Assign each spilled row to its splits and stream it into Parquet shards per split."""
-    with contextlib.ExitStack() as stack:
-        readers = [pa.ipc.open_file(stack.enter_context(pa.memory_map(str(path)))) for path in spill_parts]
-        prompt_ids = pa.chunked_array(
-            [reader.read_all().column("prompt_id").combine_chunks() for reader in readers], pa.string()
-        ).combine_chunks()
-        assignment = splitting.assign(prompt_ids, config)
-        masks: dict[Side, np.ndarray] = {
-            "train": assignment.train,
-            "test": assignment.test,
-            "test_half": assignment.test_half,
-        }
-        sinks = {name: ParquetSink(data_dir, name, schema, row_group_rows, shard_bytes) for name in layout}
-        start = 0
-        messages_index = schema.get_field_index("messages")
-        for reader in readers:
-            for index in range(reader.num_record_batches):
-                batch = pa.Table.from_batches([reader.get_batch(index)])
-                rows = slice(start, start + len(batch))
-                start += len(batch)
-                for name, (side, gen) in layout.items():
-                    part = batch.filter(pa.array(masks[side][rows]))
-                    if gen:
-                        part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
-                    sinks[name].write(part)
-        for sink in sinks.values():
-            sink.close()  # a split without rows writes no file: `datasets` cannot load an empty split
+    """Assign each spilled row to its splits and stream it into Parquet shards per split.
+
+    The spill is read one record batch at a time, twice (first only the prompt ids, which decide the splits), so
+    memory holds one batch and the ids, not the spill: a memory map would count every page it touched.
+    """
+    # Copied out of each batch: a column read from a file shares (and would keep alive) the batch's buffer.
+    prompt_ids = pa.chunked_array(
+        [pa.concat_arrays([batch.column("prompt_id")]) for batch in _spilled_batches(spill_parts)], pa.string()
+    ).combine_chunks()
+    assignment = splitting.assign(prompt_ids, config)
+    del prompt_ids
+    masks: dict[Side, np.ndarray] = {
+        "train": assignment.train,
+        "test": assignment.test,
+        "test_half": assignment.test_half,
+    }
+    sinks = {name: ParquetSink(data_dir, name, schema, row_group_rows, shard_bytes) for name in layout}
+    start = 0
+    messages_index = schema.get_field_index("messages")
+    for record_batch in _spilled_batches(spill_parts):
+        batch = pa.Table.from_batches([record_batch])
+        rows = slice(start, start + len(batch))
+        start += len(batch)
+        for name, (side, gen) in layout.items():
+            part = batch.filter(pa.array(masks[side][rows]))
+            if gen:
+                part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
+            sinks[name].write(part)
+    for sink in sinks.values():
+        sink.close()  # a split without rows writes no file: `datasets` cannot load an empty split
     return {name: sink.rows for name, sink in sinks.items()}
+
+
+def _spilled_batches(spill_parts: list[Path]) -> Iterator[pa.RecordBatch]:
+    """The spilled record batches in order, each read from disk when it is needed."""
+    for path in spill_parts:
+        with pa.OSFile(str(path)) as file:
+            reader = pa.ipc.open_file(file)
+            for index in range(reader.num_record_batches):
+                yield reader.get_batch(index)
 
 
 def save_to_disk(stage: Path, split_names: list[str]) -> None:

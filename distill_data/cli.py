@@ -19,6 +19,7 @@ from rich.table import Table
 
 from .builder import BuildResult, build
 from .cards import write_card
+from .click_options import with_options
 from .engines import ENGINES
 from .errors import ConfigError, DistillDataError, OutputError
 from .hub import push as push_to_hub
@@ -90,19 +91,8 @@ def _writing_output(exc: OSError, output: Path) -> bool:
     )
 
 
-def _with_options(*options: Callable[[Callable[..., None]], Callable[..., None]]) -> Callable[..., Any]:
-    """One decorator that adds ``options`` in the order given (as they appear in --help)."""
-
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
 # Options shared by every command that writes a dataset.
-_run_options = _with_options(
+_run_options = with_options(
     click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
     click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
     click.option(
@@ -158,7 +148,7 @@ def _dataset_options(
     *, input_help: str, seed_help: str, test_size: float | int, test_size_help: str
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Options shared by the commands that build one kind of dataset from raw inputs."""
-    return _with_options(
+    return with_options(
         click.option("--input", "-i", "inputs", multiple=True, required=True, help=input_help),
         click.option(
             "--decontaminate",

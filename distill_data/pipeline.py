@@ -7,20 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from .errors import ContractError
 
 if TYPE_CHECKING:
     from .engines import Engine
 from .processors.base import Processor, StepStats, processor_from_dict
+from .progress import progress_bar
 
 
 class Pipeline:
@@ -80,7 +73,7 @@ class Pipeline:
         head = 0
         while engine is not None and head < len(self.steps) and not self.steps[head].stateful:
             head += 1
-        with _progress(progress, console) as bar:
+        with progress_bar(progress, console) as bar:
             task = bar.add_task("processing", total=total_rows)
             checked = _checked(batches, self)
             if engine is not None and head:
@@ -137,17 +130,3 @@ def _checked(batches: Iterable[pa.Table], pipeline: Pipeline) -> Iterator[pa.Tab
             pipeline.check(batch.column_names)
             first = False
         yield batch
-
-
-def _progress(enabled: bool, console: Console | None) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console or Console(stderr=True),
-        disable=not enabled,
-        transient=False,
-    )

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ConfigError
+from ..progress import progress_bar
 from .data import load_splits, row_id
 from .problems import KINDS, RowResult, Settings, check_rows
 from .render import Renderer, load_tokenizer, resolve_template
@@ -78,7 +78,7 @@ def check_dataset(
             ],
         )
     samples = {split.name: split.sample(sample, seed) for split in loaded}
-    with _progress(progress, console) as bar:
+    with progress_bar(progress, console) as bar:
         task = bar.add_task("check", total=sum(len(indices) for indices in samples.values()))
         for split in loaded:
             indices = samples[split.name]
@@ -93,16 +93,3 @@ def check_dataset(
                 bar.advance(task, len(batch))
             report.splits.append(split_report)
     return report
-
-
-def _progress(enabled: bool, console: Console | None) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console or Console(stderr=True),
-        disable=not enabled,
-    )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
+from ..click_options import with_options
 from ..errors import ConfigError
 from .endpoint import parse_endpoint, parse_endpoints
 from .principles import PrincipleMix
@@ -32,16 +33,7 @@ def _reports_errors(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _with_options(*options: Callable[[Callable[..., None]], Callable[..., None]]) -> Callable[..., Any]:
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-_endpoint_options = _with_options(
+_endpoint_options = with_options(
     click.option(
         "--api-key-env",
         metavar="VAR",
@@ -55,7 +47,7 @@ _endpoint_options = _with_options(
     ),
 )
 
-_run_options = _with_options(
+_run_options = with_options(
     click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
     click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
     click.option(
