@@ -295,6 +295,8 @@ class HubServer(ThreadingHTTPServer):
     - ``fail_next_commits``: answer the next N commit requests with a 500, applying nothing;
     - ``fail_next_preuploads``: answer the next N preupload requests with a 503 (huggingface_hub retries these);
     - ``fail_next_lfs_uploads``: answer the next N LFS PUT uploads with a 500 (huggingface_hub retries these);
+    - ``hold_lfs_uploads``: while this event is clear, LFS uploads wait for it (up to 60 s), so a test can kill
+      a client in mid-upload; ``lfs_upload_arrived`` is set when one arrives;
     - ``log``: ``"METHOD /path?query"`` of every request answered;
     - ``stores``: repo type (``"dataset"``, ``"model"``) -> its :class:`Store`; ``store`` is the dataset one.
     """
@@ -314,6 +316,8 @@ class HubServer(ThreadingHTTPServer):
         self.fail_next_commits = 0
         self.fail_next_preuploads = 0
         self.fail_next_lfs_uploads = 0
+        self.hold_lfs_uploads: threading.Event | None = None
+        self.lfs_upload_arrived = threading.Event()
         self.lfs_tickets: dict[str, tuple[str, int]] = {}
 
     def commits(self, repo_id: str, branch: str = "main", *, repo_type: str = "dataset") -> list[tuple[str, str]]:
@@ -719,6 +723,9 @@ class HubHandler(BaseHTTPRequestHandler):
         # Like a pre-signed storage URL: huggingface_hub sends no Authorization header here, the ticket is the auth.
         if self.server.lfs_tickets.get(ticket, ("", 0))[0] != oid:
             raise HubError(403, "Invalid or expired upload ticket")
+        self.server.lfs_upload_arrived.set()
+        if self.server.hold_lfs_uploads is not None:
+            self.server.hold_lfs_uploads.wait(timeout=60)
         if self.server.fail_next_lfs_uploads > 0:
             self.server.fail_next_lfs_uploads -= 1
             raise HubError(500, "Storage error (injected failure)")

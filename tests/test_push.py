@@ -199,3 +199,34 @@ def test_python_api_push(hub, datasets_built: dict[str, Path], tmp_path: Path) -
     assert len(hub.commits(REPO_ID)) == 1
     state = json.loads((hub.root / ".hub" / "repos" / "tester" / "uc" / "state.json").read_text())
     assert state.get("private") is True
+
+
+def test_push_killed_mid_upload_leaves_the_remote_as_it_was_and_can_be_rerun(
+    hub, datasets_built: dict[str, Path], tmp_path: Path
+) -> None:
+    import signal
+    import threading
+
+    first = cli(hub, tmp_path, "push", datasets_built["v1"], "--repo-id", REPO_ID)
+    assert first.returncode == 0, first.stderr
+    before = hub.commits(REPO_ID)
+
+    hub.hold_lfs_uploads = threading.Event()
+    hub.lfs_upload_arrived.clear()
+    command = [sys.executable, "-m", "distill_data.cli", "push", str(datasets_built["v2"]), "--repo-id", REPO_ID]
+    process = subprocess.Popen(command, env=env_for(hub, tmp_path, WRITE_TOKEN), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert hub.lfs_upload_arrived.wait(timeout=120), "the push never reached the upload"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        hub.hold_lfs_uploads.set()
+    hub.hold_lfs_uploads = None
+    assert hub.commits(REPO_ID) == before  # killed mid-upload: no commit, the remote is the old dataset
+    assert load_remote(hub, tmp_path, REPO_ID) == local_splits(datasets_built["v1"])
+
+    again = cli(hub, tmp_path, "push", datasets_built["v2"], "--repo-id", REPO_ID)
+    assert again.returncode == 0, again.stderr
+    assert len(hub.commits(REPO_ID)) == len(before) + 1
+    assert load_remote(hub, tmp_path, REPO_ID) == local_splits(datasets_built["v2"])
