@@ -59,7 +59,7 @@ def speed(texts: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3000, help="Generated UltraChat dialogues.")
-    parser.add_argument("--min-score", type=float, default=0.8, help="The fastText screen's threshold.")
+    parser.add_argument("--min-score", type=float, default=0.5, help="The fastText screen's threshold.")
     parser.add_argument("--texts", nargs="*", default=[], help="More sets: FILE.jsonl:FIELD")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))

@@ -94,7 +94,8 @@ def test_fast_screen_only_keeps_and_every_drop_is_langdetects(monkeypatch: pytes
 
 def test_fast_screen_agrees_with_langdetect_on_real_prompts() -> None:
     prompts = [p for p in real_prompts() if not plainly_english(p)]
-    screened = [p for p in prompts if (lambda r: r[0] == "en" and r[1] >= 0.8)(fasttext_language(p))]
+    threshold = LanguageFilter.fast_screen_min_score
+    screened = [p for p in prompts if (lambda r: r[0] == "en" and r[1] >= threshold)(fasttext_language(p))]
     assert len(screened) > 0.7 * len(prompts)
     # What langdetect reads otherwise is short English questions it gets wrong ("Are you conscious?" as fr).
     disagree = [p for p in screened if detect_language(p)[0] != "en"]
