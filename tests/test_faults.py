@@ -206,3 +206,24 @@ def test_exchange_swaps_two_folders_or_touches_nothing(tmp_path):
     assert swapped == sys.platform.startswith("linux")
     names = ([p.name for p in first.iterdir()], [p.name for p in second.iterdir()])
     assert names == ((["b"], ["a"]) if swapped else (["a"], ["b"]))
+
+
+def test_ctrl_c_while_importing_exits_130_without_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The console script imports the CLI inside its own handler (a real SIGINT there is too short a window to hit
+    reliably from a test, so the import itself is interrupted)."""
+    import importlib.abc
+
+    from distill_data import entry
+
+    class Interrupting(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "distill_data.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "distill_data.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "interrupted: nothing was written\n"
