@@ -101,39 +101,11 @@ def child(task: str, corpus: Path, work: Path, num_proc: int) -> None:
     if task == "baseline-ultrachat":
         _baseline_ultrachat(corpus, work / "baseline")
         seconds = time.perf_counter() - start
-    elif task == "ultrachat":
-        _ours(
-            [
-                "ultrachat",
-                "--filter",
-                "-i",
-                str(corpus),
-                "-o",
-                str(work / "ours"),
-                "--overwrite",
-                "--no-progress",
-                "--num-proc",
-                str(num_proc),
-            ]
-        )
-        seconds = time.perf_counter() - start
-    elif task == "ultrachat-ray":
-        _ours(
-            [
-                "ultrachat",
-                "--filter",
-                "-i",
-                str(corpus),
-                "-o",
-                str(work / "ours-ray"),
-                "--overwrite",
-                "--no-progress",
-                "--num-proc",
-                str(num_proc),
-                "--engine",
-                "ray",
-            ]
-        )
+    elif task in ("ultrachat", "ultrachat-ray"):
+        engine = ["--engine", "ray"] if task == "ultrachat-ray" else []
+        out = str(work / task)
+        common = ["--overwrite", "--no-progress", "--num-proc", str(num_proc)]
+        _ours(["ultrachat", "--filter", "-i", str(corpus), "-o", out, *common, *engine])
         seconds = time.perf_counter() - start
     elif task == "binarize":
         _ours(
