@@ -13,7 +13,7 @@ import glob
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,36 +178,50 @@ def _read(ref: InputRef, parquet_batch_rows: int) -> Iterator[RawRecord]:
     if isinstance(ref, HubDataset):
         yield from _read_hub(ref)
     elif data_suffix(ref.path) == ".jsonl":
-        yield from _read_jsonl(ref.path)
+        yield from jsonl_records(ref.path)
     elif data_suffix(ref.path) == ".json":
         yield from _read_json(ref.path)
     else:
         yield from _read_parquet(ref.path, parquet_batch_rows)
 
 
-def _read_jsonl(path: Path) -> Iterator[RawRecord]:
+def jsonl_records(
+    path: Path, lines: Iterable[tuple[int, bytes]] | None = None, skip_lines: int = 0
+) -> Iterator[RawRecord]:
+    """The records of a JSON Lines file: of all its lines, of the numbered ``lines`` given (read already), or
+    of those after the first ``skip_lines``."""
     label = display_path(path)
+    if lines is not None:
+        for number, line in lines:
+            yield from _line_record(label, number, line)
+        return
     number = 0
     try:
         with open_binary(path) as handle:
             for number, line in enumerate(handle, start=1):
-                where = f"line {number}"
-                try:
-                    text = line.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError as exc:
-                    yield RawRecord(label, where, error=f"invalid UTF-8 at byte {exc.start}", raw=repr(line))
-                    continue
-                if not text.strip():
-                    continue
-                raw = text.rstrip("\r\n")
-                try:
-                    yield RawRecord(label, where, value=_loads(text), raw=raw)
-                except json.JSONDecodeError as exc:
-                    yield RawRecord(label, where, error=f"invalid JSON: {exc.msg} at column {exc.colno}", raw=raw)
-                except _JSONLimit as exc:
-                    yield RawRecord(label, where, error=str(exc), raw=raw)
+                if number > skip_lines:
+                    yield from _line_record(label, number, line)
     except READ_ERRORS as exc:
         yield RawRecord(label, f"line {number + 1}", error=_read_error(path, exc))
+
+
+def _line_record(label: str, number: int, line: bytes) -> Iterator[RawRecord]:
+    """The record of one line; none for a blank one."""
+    where = f"line {number}"
+    try:
+        text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        yield RawRecord(label, where, error=f"invalid UTF-8 at byte {exc.start}", raw=repr(line))
+        return
+    if not text.strip():
+        return
+    raw = text.rstrip("\r\n")
+    try:
+        yield RawRecord(label, where, value=_loads(text), raw=raw)
+    except json.JSONDecodeError as exc:
+        yield RawRecord(label, where, error=f"invalid JSON: {exc.msg} at column {exc.colno}", raw=raw)
+    except _JSONLimit as exc:
+        yield RawRecord(label, where, error=str(exc), raw=raw)
 
 
 class _JSONLimit(ValueError):
@@ -251,7 +265,7 @@ def _read_json(path: Path) -> Iterator[RawRecord]:
         document = _loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
-            yield from _read_jsonl(path)
+            yield from jsonl_records(path)
         else:
             yield RawRecord(label, f"line {exc.lineno}", error=f"invalid JSON: {exc.msg} at column {exc.colno}")
         return

@@ -15,7 +15,19 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from ..errors import InputError
-from .inputs import InputRef, RawRecord, estimate_rows, lone_surrogate, read_records, reject_line, resolve_inputs
+from .compressed import data_suffix
+from .inputs import (
+    InputRef,
+    LocalFile,
+    RawRecord,
+    estimate_rows,
+    jsonl_records,
+    lone_surrogate,
+    read_records,
+    reject_line,
+    resolve_inputs,
+)
+from .jsonl_blocks import BLOCK_BYTES, LineBlock, arrow_rows, line_blocks
 
 
 class FieldProblem(Exception):
@@ -54,6 +66,7 @@ class RowSource:
     rejects: TextIO | None = None
     rejected: int = field(default=0, init=False)
     rows_read: int = field(default=0, init=False)
+    block_reader: BlockReader | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.on_error not in ("fail", "skip"):
@@ -72,12 +85,39 @@ class RowSource:
         return [ref.describe() for ref in self.refs]
 
     def batches(self) -> Iterator[pa.Table]:
-        rows: list[dict[str, Any]] = []
+        """The converted rows in tables of ``batch_size`` rows (the last one shorter), however they were read."""
+        pending: list[pa.Table] = []
+        size = 0
+        for table in self._tables():
+            pending.append(table)
+            size += table.num_rows
+            while size >= self.batch_size:
+                rows = pa.concat_tables(pending)
+                yield rows.slice(0, self.batch_size).combine_chunks()
+                pending, size = [rows.slice(self.batch_size)], size - self.batch_size
+        if size:
+            yield pa.concat_tables(pending).combine_chunks()
+
+    def _tables(self) -> Iterator[pa.Table]:
         for ref in self.refs:
-            for record in read_records(ref):
-                converted = self._convert(record)
-                if converted is None:
-                    continue
+            if self.block_reader is not None and self.block_reader.reads(ref):
+                yield from self._converted(self.block_reader.records_or_tables(ref))
+            else:
+                yield from self._converted(read_records(ref))
+
+    def _converted(self, items: Iterator[RawRecord | pa.Table]) -> Iterator[pa.Table]:
+        """Tables as they come, and records converted one by one, in tables of at most ``batch_size`` rows."""
+        rows: list[dict[str, Any]] = []
+        for item in items:
+            if isinstance(item, pa.Table):
+                if rows:
+                    yield pa.Table.from_pylist(rows, schema=self.schema)
+                    rows = []
+                self.rows_read += item.num_rows
+                yield item
+                continue
+            converted = self._convert(item)
+            if converted is not None:
                 rows.append(converted)
                 if len(rows) >= self.batch_size:
                     yield pa.Table.from_pylist(rows, schema=self.schema)
@@ -102,3 +142,35 @@ class RowSource:
         if self.rejects is not None:
             self.rejects.write(reject_line(record, field_name, reason) + "\n")
         return None
+
+
+@dataclass(frozen=True)
+class BlockReader:
+    """The fast path of a source's JSON Lines files: blocks of lines parsed by Arrow with ``parse_schema`` and
+    converted whole by ``convert`` (which returns None when some row might not convert). A block either step
+    refuses is read row by row instead, with the same result and errors that name the line and field."""
+
+    parse_schema: pa.Schema
+    convert: Callable[[pa.Table], pa.Table | None]
+    block_bytes: int = BLOCK_BYTES
+
+    def reads(self, ref: InputRef) -> bool:
+        return isinstance(ref, LocalFile) and data_suffix(ref.path) == ".jsonl"
+
+    def records_or_tables(self, ref: LocalFile) -> Iterator[RawRecord | pa.Table]:
+        empty = True
+        for block in line_blocks(ref.path, self.block_bytes):
+            if not isinstance(block, LineBlock):  # unreadable past here: the row-by-row reader names the line
+                yield from jsonl_records(ref.path, skip_lines=block.after_line)
+                return
+            parsed = arrow_rows(block, self.parse_schema)
+            table = None if parsed is None else self.convert(parsed)
+            if table is not None:
+                empty = empty and table.num_rows == 0
+                yield table
+                continue
+            for record in jsonl_records(ref.path, block.lines()):
+                empty = False
+                yield record
+        if empty:
+            yield RawRecord(ref.label, None, error="empty input: no rows")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .rows import FieldProblem, RowSource, check_text, kind_of
+from .rows import BlockReader, FieldProblem, RowSource, check_text, kind_of
 
 ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
 COMPLETION_TYPE = pa.struct(
@@ -104,6 +104,58 @@ def convert_row(value: Any, require_overall_score: bool = False) -> dict[str, An
     return {"prompt": prompt, "source": source, "completions": completions}
 
 
+# The fields convert_row reads, as Arrow's JSON reader is told to parse them (the rest of a raw row is skipped).
+PARSE_SCHEMA = pa.schema(
+    [
+        ("instruction", pa.string()),
+        ("source", pa.string()),
+        (
+            "completions",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("model", pa.string()),
+                        ("response", pa.string()),
+                        ("overall_score", pa.float64()),
+                        ("annotations", pa.struct([(a, pa.struct([("Rating", pa.string())])) for a in ASPECTS])),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
+_RATING_TEXTS = pa.array([*_RATINGS, "N/A"])
+_RATING_VALUES = pa.array([*_RATINGS.values(), None], pa.float64())
+
+
+def convert_table(parsed: pa.Table, require_overall_score: bool = False) -> pa.Table | None:
+    """Rows parsed by Arrow with :data:`PARSE_SCHEMA`, as :func:`convert_row` converts them one by one; or None
+    when some row might not convert (a missing field, a rating out of range...): :func:`convert_row` then reads
+    them, to name the row and field. Ratings given as JSON numbers never get here (Arrow refuses the block)."""
+    import pyarrow.compute as pc
+
+    lists = parsed.column("completions").combine_chunks()
+    if parsed.column("instruction").null_count or lists.null_count:
+        return None
+    completions = lists.flatten()
+    model, response, overall_score, annotations = completions.flatten()
+    if completions.null_count or model.null_count or response.null_count or annotations.null_count:
+        return None
+    if (require_overall_score and overall_score.null_count) or pc.is_finite(overall_score).false_count:
+        return None
+    ratings = []
+    for aspect in annotations.flatten():
+        (rating,) = aspect.flatten()
+        index = pc.index_in(rating, value_set=_RATING_TEXTS)
+        if aspect.null_count or index.null_count:
+            return None
+        ratings.append(_RATING_VALUES.take(index))
+    items = pa.StructArray.from_arrays([model, response, *ratings, overall_score], fields=list(COMPLETION_TYPE))
+    offsets = pc.subtract(lists.offsets, lists.offsets[0])
+    columns = [parsed.column("instruction"), parsed.column("source"), pa.ListArray.from_arrays(offsets, items)]
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
+
+
 class UltraFeedbackSource(RowSource):
     """Raw UltraFeedback rows from files, globs, folders or Hub ids (``openbmb/UltraFeedback``)."""
 
@@ -117,7 +169,11 @@ class UltraFeedbackSource(RowSource):
         def convert(value: Any) -> dict[str, Any]:
             return convert_row(value, require_overall_score)
 
+        def convert_block(parsed: pa.Table) -> pa.Table | None:
+            return convert_table(parsed, require_overall_score)
+
         super().__init__(list(inputs), convert, SCHEMA, on_error=on_error, batch_size=batch_size)
+        self.block_reader = BlockReader(PARSE_SCHEMA, convert_block)
 
     def describe(self) -> list[dict[str, Any]]:
         """As for any source; an output of ``distill-data rate`` also names its generators and judge (for the card)."""
