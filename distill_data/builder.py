@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +32,8 @@ from .provenance import package_versions, write_provenance
 from .recipes import Recipe
 from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, ParquetSink, check_output, staging
 from .sources.rows import RowSource
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,8 +74,9 @@ def build(
     """
     kind = kind_of_recipe(recipe)
     output = Path(output)
-    schema = kind.schema()
     source = kind.make_source(recipe, on_error, batch_size)
+    describing = _in_background(source.describe)  # the inputs' checksums, while the rest gets ready
+    schema = kind.schema()
     pipeline = recipe.pipeline()
     missing = [c for c in schema.names if c not in pipeline.check(source.columns)]
     if missing:
@@ -79,7 +84,7 @@ def build(
     check_output(output, overwrite)
     expected = source.estimate_rows()
     one_batch = expected is not None and expected <= batch_size
-    inputs = source.describe()
+    inputs = describing()
     work = resuming.work_folder(output)
     # What shapes the output must match for a run to continue another (the engine and workers may change).
     options = {
@@ -138,6 +143,21 @@ def build(
         write_provenance(stage / "provenance.json", record)
         write_card(stage)
     return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)
+
+
+def _in_background(function: Callable[[], T]) -> Callable[[], T]:
+    """Start ``function`` on a thread (hashing files releases the GIL); the callable returned waits for its
+    result, or raises its exception."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function())
+        except BaseException as exc:  # handed to the caller, who decides
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="distill-data-describe", daemon=True).start()
+    return future.result
 
 
 def _spill(

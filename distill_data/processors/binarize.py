@@ -113,8 +113,11 @@ class Binarize(Processor):
             rated = (~np.isnan(ratings)).sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 scores = np.nansum(ratings, axis=1) / rated
-            responses = pc.utf8_trim_whitespace(flat.field("response"))
-            eligible = (rated > 0) & (pc.utf8_length(responses).to_numpy(zero_copy_only=False) > 0)
+            # A response of only whitespace is not eligible (utf8_is_space stops at the first other character).
+            blank = pc.or_(
+                pc.utf8_is_space(flat.field("response")), pc.equal(pc.binary_length(flat.field("response")), 0)
+            )
+            eligible = (rated > 0) & ~blank.to_numpy(zero_copy_only=False)
 
         chosen = _first_best(n, parents, positions, scores, eligible)
         reasons = np.full(n, None, dtype=object)
