@@ -14,7 +14,11 @@ from conftest import REPO
     ("script", "args", "expected"),
     [
         ("bench.py", ["--rows", "300"], ["baseline: datasets.map", "distill-data ultrachat --filter", "dedup alone"]),
-        ("bench_binarize.py", ["--rows", "300"], ["baseline: datasets.map", "distill-data binarize"]),
+        (
+            "bench_binarize.py",
+            ["--rows", "300"],
+            ["baseline: datasets.map", "distill-data binarize", "source alone", "read_json alone", "sha256"],
+        ),
         (
             "bench_dedup_decontam.py",
             ["--rows", "300", "--contaminate", "0.05"],

@@ -117,6 +117,10 @@ def test_sigkill_at_any_phase_leaves_no_output_that_looks_complete(corpus, tmp_p
         assert hidden_siblings(output) == []
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("num_proc", "whole_group"),
     [("1", False), ("2", True)],
@@ -125,7 +129,10 @@ def test_sigkill_at_any_phase_leaves_no_output_that_looks_complete(corpus, tmp_p
 def test_sigint_stops_cleanly(corpus, tmp_path, num_proc, whole_group):
     output = tmp_path / "out"
     before = old_output(output)
-    process = start_and_wait_for("spilling", command(corpus, output, "--num-proc", num_proc, "--overwrite"), output)
+    args = command(corpus, output, "--num-proc", num_proc, "--overwrite")
+    # A shell starts background jobs with SIGINT ignored, and a child keeps that: the run must see it as a terminal
+    # would, however this test was started.
+    process = start_and_wait_for("spilling", args, output, preexec_fn=_default_sigint)
     if whole_group:  # a terminal's Ctrl-C reaches every process of the foreground group, workers included
         os.killpg(process.pid, signal.SIGINT)
     else:
