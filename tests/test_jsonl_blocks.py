@@ -12,6 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_fuzz_sources import FEEDBACK_ROWS, RAW_LINES, perturbed
 
 from distill_data.errors import InputError
 from distill_data.sources.inputs import LocalFile
@@ -215,3 +218,39 @@ def test_a_line_longer_than_arrows_pieces_stays_on_the_fast_path(tmp_path, monke
     parsed = arrow_rows(block(jsonl(rows)), PARSE_SCHEMA)
     assert parsed is not None
     assert convert_table(parsed).equals(pa.Table.from_pylist([convert_row(r) for r in rows], schema=SCHEMA))
+
+
+def _line(item: Any, ascii_only: bool) -> bytes:
+    """A raw line as it is, a row as JSON (lone surrogates written as they are, which is invalid UTF-8)."""
+    if isinstance(item, tuple):
+        return item[0]
+    return json.dumps(item, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def feedback_lines(draw: st.DrawFn) -> bytes:
+    """Mostly valid rows (so that whole blocks take the fast path), some broken rows and lines between them."""
+    items = draw(
+        st.lists(
+            st.one_of(FEEDBACK_ROWS, FEEDBACK_ROWS, FEEDBACK_ROWS, perturbed(FEEDBACK_ROWS), RAW_LINES),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    ascii_only = draw(st.booleans())
+    return b"\n".join(_line(item, ascii_only) for item in items) + draw(st.sampled_from([b"", b"\n", b"\r\n"]))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=feedback_lines(), block_bytes=st.integers(1, 3000))
+def test_fast_and_row_by_row_reading_agree_on_any_lines(tmp_path, data, block_bytes):
+    path = tmp_path / "uf.jsonl"
+    path.write_bytes(data)
+    for on_error in ("skip", "fail"):
+        outcomes = []
+        for fast in (True, False):
+            try:
+                outcomes.append(read(path, fast=fast, on_error=on_error, batch_size=2, block_bytes=block_bytes))
+            except InputError as exc:
+                outcomes.append(str(exc))
+        assert outcomes[0] == outcomes[1]
