@@ -60,3 +60,46 @@ def test_unknown_hub_dataset_is_a_clear_error(hub, tmp_path: Path) -> None:
     assert "hub:tester/missing: could not load this Hub dataset" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+_READ_BOTH_WAYS = """
+import dataclasses, json, sys
+import pyarrow as pa
+from distill_data.sources.inputs import HubDataset
+from distill_data.sources.ultrafeedback import UltraFeedbackSource
+
+def rows(fast):
+    source = UltraFeedbackSource([sys.argv[1]], on_error="skip", batch_size=7)
+    source.columnar = dataclasses.replace(source.columnar, table_rows=5) if fast else None
+    return [row for batch in source.batches() for row in batch.to_pylist()], source.rejected
+
+reader = dataclasses.replace(UltraFeedbackSource([sys.argv[1]]).columnar, table_rows=5)
+items = list(reader.records_or_tables(HubDataset(sys.argv[1])))
+print(json.dumps({"tables": sum(isinstance(i, pa.Table) for i in items), "fast": rows(True), "slow": rows(False)}))
+"""
+
+
+def test_hub_ultrafeedback_rows_take_the_fast_path_and_match_the_row_by_row_reader(tmp_path: Path) -> None:
+    from distill_data.synthetic import ultrafeedback_rows
+
+    root = tmp_path / "hub"
+    repo = root / "tester" / "uf-mini" / "data"
+    repo.mkdir(parents=True)
+    rows = list(ultrafeedback_rows(25, seed=3))
+    rows[4]["completions"][1]["annotations"]["honesty"]["Rating"] = "9"  # set aside on both paths
+    (repo / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    server, url, _ = serve(root)
+    try:
+        env = dict(os.environ, HF_ENDPOINT=url, HF_HUB_DISABLE_XET="1", HF_HOME=str(tmp_path / "hf_home"))
+        env.pop("HF_TOKEN", None)
+        done = subprocess.run(
+            [sys.executable, "-c", _READ_BOTH_WAYS, "tester/uf-mini"], env=env, capture_output=True, text=True
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["fast"] == result["slow"]
+    fast_rows, rejected = result["fast"]
+    assert len(fast_rows) == 24 and rejected == 1
+    assert result["tables"] == 4  # of 5 tables of 5 rows: the one with the bad row went row by row

@@ -16,10 +16,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .compressed import COMPRESSIONS, READ_ERRORS, compression_of, data_suffix, open_binary
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".parquet")
 COMPRESSIBLE_SUFFIXES = (".jsonl", ".json")
@@ -278,6 +281,17 @@ def _read_json(path: Path) -> Iterator[RawRecord]:
 
 
 def _read_parquet(path: Path, batch_rows: int) -> Iterator[RawRecord]:
+    number = 1
+    for batch in parquet_batches(path, batch_rows):
+        if isinstance(batch, RawRecord):
+            yield batch
+            continue
+        yield from batch_records(display_path(path), batch, number)
+        number += batch.num_rows
+
+
+def parquet_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch | RawRecord]:
+    """The file's record batches, then an error record if it cannot be read to the end."""
     import pyarrow.parquet as pq
 
     label = display_path(path)
@@ -289,20 +303,27 @@ def _read_parquet(path: Path, batch_rows: int) -> Iterator[RawRecord]:
     number = 0
     try:
         for batch in parquet.iter_batches(batch_size=batch_rows):
-            try:
-                values = batch.to_pylist()
-            except UnicodeDecodeError:  # a string that is not UTF-8 somewhere in the batch: row by row, to name it
-                values = None
-            for index in range(batch.num_rows):
-                number += 1
-                try:
-                    value = batch.slice(index, 1).to_pylist()[0] if values is None else values[index]
-                except UnicodeDecodeError as exc:
-                    yield RawRecord(label, f"row {number}", error=f"text that is not UTF-8: {exc}")
-                    continue
-                yield RawRecord(label, f"row {number}", value=value)
+            yield batch
+            number += batch.num_rows
     except OSError as exc:  # a damaged page (pyarrow's errors are OSErrors)
         yield RawRecord(label, f"row {number + 1}", error=f"not a readable Parquet file: {exc}")
+
+
+def batch_records(label: str, batch: pa.RecordBatch | pa.Table, first: int) -> Iterator[RawRecord]:
+    """Each row of an Arrow batch as a record, numbered from ``first``; a string in it that is not UTF-8 is an
+    error record naming the row."""
+    try:
+        values = batch.to_pylist()
+    except UnicodeDecodeError:  # somewhere in the batch: row by row, to name it
+        values = None
+    for index in range(batch.num_rows):
+        number = first + index
+        try:
+            value = batch.slice(index, 1).to_pylist()[0] if values is None else values[index]
+        except UnicodeDecodeError as exc:
+            yield RawRecord(label, f"row {number}", error=f"text that is not UTF-8: {exc}")
+            continue
+        yield RawRecord(label, f"row {number}", value=value)
 
 
 def _read_hub(ref: HubDataset) -> Iterator[RawRecord]:
@@ -312,8 +333,22 @@ def _read_hub(ref: HubDataset) -> Iterator[RawRecord]:
         rows = datasets.load_dataset(ref.repo_id, split=ref.split, streaming=True)
         for number, value in enumerate(rows, start=1):
             yield RawRecord(ref.label, f"row {number}", value=value)
-    except (FileNotFoundError, ConnectionError, ValueError, OSError) as exc:
+    except _HUB_ERRORS as exc:
         raise InputError(f"could not load this Hub dataset: {exc}", file=ref.label) from exc
+
+
+def hub_tables(ref: HubDataset, batch_rows: int) -> Iterator[pa.Table]:
+    """The Hub dataset's rows as Arrow tables of ``batch_rows`` rows (the columns as `datasets` typed them)."""
+    import datasets
+
+    try:
+        rows = datasets.load_dataset(ref.repo_id, split=ref.split, streaming=True).with_format("arrow")
+        yield from rows.iter(batch_size=batch_rows)
+    except _HUB_ERRORS as exc:
+        raise InputError(f"could not load this Hub dataset: {exc}", file=ref.label) from exc
+
+
+_HUB_ERRORS = (FileNotFoundError, ConnectionError, ValueError, OSError)
 
 
 def reject_line(record: RawRecord, field: str | None, reason: str) -> str:

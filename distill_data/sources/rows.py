@@ -15,19 +15,16 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from ..errors import InputError
-from .compressed import data_suffix
+from .columnar import ColumnarReader
 from .inputs import (
     InputRef,
-    LocalFile,
     RawRecord,
     estimate_rows,
-    jsonl_records,
     lone_surrogate,
     read_records,
     reject_line,
     resolve_inputs,
 )
-from .jsonl_blocks import BLOCK_BYTES, LineBlock, arrow_rows, line_blocks
 
 
 class FieldProblem(Exception):
@@ -66,7 +63,7 @@ class RowSource:
     rejects: TextIO | None = None
     rejected: int = field(default=0, init=False)
     rows_read: int = field(default=0, init=False)
-    block_reader: BlockReader | None = field(default=None, init=False)
+    columnar: ColumnarReader | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.on_error not in ("fail", "skip"):
@@ -100,8 +97,8 @@ class RowSource:
 
     def _tables(self) -> Iterator[pa.Table]:
         for ref in self.refs:
-            if self.block_reader is not None and self.block_reader.reads(ref):
-                yield from self._converted(self.block_reader.records_or_tables(ref))
+            if self.columnar is not None:
+                yield from self._converted(self.columnar.records_or_tables(ref))
             else:
                 yield from self._converted(read_records(ref))
 
@@ -142,35 +139,3 @@ class RowSource:
         if self.rejects is not None:
             self.rejects.write(reject_line(record, field_name, reason) + "\n")
         return None
-
-
-@dataclass(frozen=True)
-class BlockReader:
-    """The fast path of a source's JSON Lines files: blocks of lines parsed by Arrow with ``parse_schema`` and
-    converted whole by ``convert`` (which returns None when some row might not convert). A block either step
-    refuses is read row by row instead, with the same result and errors that name the line and field."""
-
-    parse_schema: pa.Schema
-    convert: Callable[[pa.Table], pa.Table | None]
-    block_bytes: int = BLOCK_BYTES
-
-    def reads(self, ref: InputRef) -> bool:
-        return isinstance(ref, LocalFile) and data_suffix(ref.path) == ".jsonl"
-
-    def records_or_tables(self, ref: LocalFile) -> Iterator[RawRecord | pa.Table]:
-        empty = True
-        for block in line_blocks(ref.path, self.block_bytes):
-            if not isinstance(block, LineBlock):  # unreadable past here: the row-by-row reader names the line
-                yield from jsonl_records(ref.path, skip_lines=block.after_line)
-                return
-            parsed = arrow_rows(block, self.parse_schema)
-            table = None if parsed is None else self.convert(parsed)
-            if table is not None:
-                empty = empty and table.num_rows == 0
-                yield table
-                continue
-            for record in jsonl_records(ref.path, block.lines()):
-                empty = False
-                yield record
-        if empty:
-            yield RawRecord(ref.label, None, error="empty input: no rows")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from .rows import BlockReader, FieldProblem, RowSource, check_text, kind_of
+from .columnar import ColumnarReader
+from .rows import FieldProblem, RowSource, check_text, kind_of
 
 ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
 COMPLETION_TYPE = pa.struct(
@@ -173,7 +174,7 @@ class UltraFeedbackSource(RowSource):
             return convert_table(parsed, require_overall_score)
 
         super().__init__(list(inputs), convert, SCHEMA, on_error=on_error, batch_size=batch_size)
-        self.block_reader = BlockReader(PARSE_SCHEMA, convert_block)
+        self.columnar = ColumnarReader(PARSE_SCHEMA, convert_block)
 
     def describe(self) -> list[dict[str, Any]]:
         """As for any source; an output of ``distill-data rate`` also names its generators and judge (for the card)."""

@@ -1,5 +1,6 @@
-"""The Arrow fast path of JSON Lines sources: used on clean blocks, refused wherever Arrow could read a line
-differently from ``json.loads``, and never changing a row, a batch, a reject or an error."""
+"""The fast path of sources (JSON Lines in blocks parsed by Arrow, Parquet and Hub tables): taken on clean
+data, refused wherever Arrow could read a line differently from ``json.loads``, and never changing a row, a
+batch, a reject or an error."""
 
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ def read(path: Path, *, fast: bool, on_error: str = "fail", batch_size: int = 7,
     source = UltraFeedbackSource([str(path)], on_error=on_error, batch_size=batch_size)
     source.rejects = rejects = __import__("io").StringIO()
     if fast:
-        source.block_reader = dataclasses.replace(source.block_reader, block_bytes=block_bytes)
+        source.columnar = dataclasses.replace(source.columnar, block_bytes=block_bytes)
     else:
-        source.block_reader = None
+        source.columnar = None
     batches = [batch.to_pylist() for batch in source.batches()]
     return batches, source.rejected, rejects.getvalue(), source.rows_read
 
@@ -53,7 +54,7 @@ def test_clean_blocks_take_the_fast_path_and_give_convert_rows_rows(tmp_path):
     rows = good_rows(60)
     path = tmp_path / "uf.jsonl"
     path.write_bytes(jsonl(rows))
-    reader = dataclasses.replace(UltraFeedbackSource([str(path)]).block_reader, block_bytes=20_000)
+    reader = dataclasses.replace(UltraFeedbackSource([str(path)]).columnar, block_bytes=20_000)
     items = list(reader.records_or_tables(LocalFile(path)))
     assert len(items) > 3 and all(isinstance(item, pa.Table) for item in items)
     expected = pa.Table.from_pylist([convert_row(row) for row in rows], schema=SCHEMA)
@@ -254,3 +255,81 @@ def test_fast_and_row_by_row_reading_agree_on_any_lines(tmp_path, data, block_by
             except InputError as exc:
                 outcomes.append(str(exc))
         assert outcomes[0] == outcomes[1]
+
+
+def _parquet(path: Path, rows: list[dict], schema: pa.Schema | None = None) -> Path:
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, row_group_size=7)
+    return path
+
+
+def test_parquet_files_take_the_fast_path_too(tmp_path):
+    rows = good_rows(30)
+    path = _parquet(tmp_path / "uf.parquet", rows)
+    reader = dataclasses.replace(UltraFeedbackSource([str(path)]).columnar, table_rows=8)
+    items = list(reader.records_or_tables(LocalFile(path)))
+    assert len(items) == 4 and all(isinstance(item, pa.Table) for item in items)
+    assert read(path, fast=True) == read(path, fast=False)
+    # As `distill-data rate` writes them: no overall_score, no source column.
+    bare = [{"instruction": r["instruction"], "completions": r["completions"]} for r in rows]
+    for row in bare:
+        row["completions"] = [{k: v for k, v in c.items() if k != "overall_score"} for c in row["completions"]]
+    path = _parquet(tmp_path / "rated.parquet", bare)
+    assert all(isinstance(item, pa.Table) for item in reader.records_or_tables(LocalFile(path)))
+    assert read(path, fast=True) == read(path, fast=False)
+
+
+def test_parquet_columns_of_other_types_or_bad_rows_are_read_row_by_row(tmp_path):
+    rows = good_rows(12)
+    rows[5]["completions"][0]["annotations"]["honesty"]["Rating"] = "7"
+    path = _parquet(tmp_path / "bad_rating.parquet", rows)
+    assert read(path, fast=True, on_error="skip") == read(path, fast=False, on_error="skip")
+    with pytest.raises(InputError, match=r"row 6: field 'completions\[0\]\.annotations\.honesty\.Rating'"):
+        read(path, fast=True)
+    numbers = good_rows(6)
+    for row in numbers:
+        for completion in row["completions"]:
+            for aspect in completion["annotations"].values():
+                aspect["Rating"] = 3 if aspect["Rating"] != "N/A" else None
+    path = _parquet(tmp_path / "int_ratings.parquet", numbers)  # ints: valid, but not the parsed type
+    reader = UltraFeedbackSource([str(path)]).columnar
+    assert not any(isinstance(item, pa.Table) for item in reader.records_or_tables(LocalFile(path)))
+    assert read(path, fast=True, on_error="skip") == read(path, fast=False, on_error="skip")
+
+
+def test_parquet_text_that_is_not_utf8_is_named_on_both_paths(tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = good_rows(4)
+    table = pa.Table.from_pylist(rows)
+    prompts = [r["instruction"].encode() for r in rows]
+    prompts[2] = b"caf\xe9"
+    latin1 = pa.array(prompts, pa.binary()).view(pa.string())  # no check: the bytes stay as they are
+    table = table.set_column(table.schema.get_field_index("instruction"), "instruction", latin1)
+    path = tmp_path / "latin1.parquet"
+    pq.write_table(table, path)
+    outcomes = []
+    for fast in (True, False):
+        with pytest.raises(InputError) as caught:
+            read(path, fast=fast)
+        outcomes.append(str(caught.value))
+    assert outcomes[0] == outcomes[1] and "row 3" in outcomes[0] and "not UTF-8" in outcomes[0]
+
+
+def test_narrow_keeps_nulls_and_fills_missing_fields():
+    from distill_data.sources.columnar import narrow
+
+    table = pa.Table.from_pylist(
+        [
+            {"instruction": "a", "completions": None, "extra": 1},
+            {"instruction": None, "completions": [{"model": "m", "response": "r", "annotations": None, "x": 2}]},
+        ]
+    )
+    narrowed = narrow(table.slice(0, 2), PARSE_SCHEMA)
+    assert narrowed.schema == PARSE_SCHEMA
+    assert narrowed.column("source").null_count == 2
+    assert narrowed.to_pylist()[0]["completions"] is None
+    completion = narrowed.to_pylist()[1]["completions"][0]
+    assert completion["model"] == "m" and completion["annotations"] is None and completion["overall_score"] is None
+    assert narrow(table.set_column(0, "instruction", pa.array([1, 2])), PARSE_SCHEMA) is None
