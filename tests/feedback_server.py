@@ -202,7 +202,11 @@ class ScriptedServer:
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
-                request.status = reply.status
+                request.status = reply.status  # before the reply is out: a client that has it sees it recorded
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    request.status = None
+                    raise
 
         return Handler
