@@ -84,7 +84,6 @@ def build(
     check_output(output, overwrite)
     expected = source.estimate_rows()
     one_batch = expected is not None and expected <= batch_size
-    inputs = describing()
     work = resuming.work_folder(output)
     # What shapes the output must match for a run to continue another (the engine and workers may change).
     options = {
@@ -93,8 +92,10 @@ def build(
         "shard_bytes": shard_bytes,
         "row_group_rows": row_group_rows,
     }
-    manifest = {"recipe": recipe.to_dict(), "inputs": inputs, "options": options}
-    resumed = resuming.resume(work, manifest) if resume else None
+    manifest = {"recipe": recipe.to_dict(), "options": options}
+    # A resumed run compares the checksums first; a new one goes on while they are computed, and records them
+    # in the manifest before its first checkpoint (which a resumed run could use).
+    resumed = resuming.resume(work, {**manifest, "inputs": describing()}) if resume else None
     runner = None
     if engine != "local":
         runner = make_engine(engine, num_proc, ray_address)
@@ -111,7 +112,14 @@ def build(
         )
 
     with staging(output, overwrite, folder=work) as stage:
-        spill_parts = _spill(stage, source, pipeline, schema, runner, resumed, shard_bytes, expected, progress, console)
+
+        def save_checkpoint(checkpoint: resuming.Checkpoint, state: Any) -> None:
+            resuming.record_inputs(stage, describing())
+            resuming.save(stage, checkpoint, state)
+
+        spill_parts = _spill(
+            stage, source, pipeline, schema, runner, resumed, shard_bytes, expected, progress, console, save_checkpoint
+        )
         rejects_path = stage / "rejects.jsonl"
         if source.rejected == 0:
             rejects_path.unlink()
@@ -130,7 +138,7 @@ def build(
         record = {
             "command": recipe.kind,
             "recipe": recipe.to_dict(),
-            "inputs": inputs,
+            "inputs": describing(),
             "on_error": on_error,
             "rows_read": source.rows_read,
             "rejected": source.rejected,
@@ -171,6 +179,7 @@ def _spill(
     expected: int | None,
     progress: bool,
     console: Console | None,
+    save_checkpoint: Callable[[resuming.Checkpoint, Any], None],
 ) -> list[Path]:
     """Stream the processed rows into spill parts, with a checkpoint after each finished part; the parts' paths.
 
@@ -201,7 +210,7 @@ def _spill(
                 writer.close()
                 writer = None
                 part += 1
-                resuming.save(stage, resuming.Checkpoint(part, number + 1, *mark), pipeline.snapshot())
+                save_checkpoint(resuming.Checkpoint(part, number + 1, *mark), pipeline.snapshot())
         if writer is not None:
             writer.close()
             part += 1

@@ -56,6 +56,13 @@ def start(folder: Path, manifest: dict[str, Any]) -> None:
     _write_json(folder / MANIFEST, {"format": FORMAT, **manifest})
 
 
+def record_inputs(folder: Path, inputs: list[dict[str, Any]]) -> None:
+    """Add the inputs' checksums to the manifest of a new run (once; they are computed while it starts)."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    if "inputs" not in manifest:
+        _write_json(folder / MANIFEST, {**manifest, "inputs": inputs})
+
+
 def resume(folder: Path, manifest: dict[str, Any]) -> tuple[Checkpoint, Any] | None:
     """The last checkpoint of the unfinished run in ``folder`` and its saved state (None: no part finished yet).
 
@@ -68,6 +75,9 @@ def resume(folder: Path, manifest: dict[str, Any]) -> tuple[Checkpoint, Any] | N
         recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise OutputError(f"{folder / MANIFEST}: unreadable ({exc}); run without --resume") from None
+    if "inputs" not in recorded and not (folder / CHECKPOINT).exists():  # stopped before its first checkpoint
+        start(folder, manifest)
+        return None
     difference = _difference(recorded, {"format": FORMAT, **manifest})
     if difference:
         raise OutputError(f"cannot resume the unfinished run at {folder}: {difference}; run without --resume")

@@ -17,6 +17,7 @@ from distill_data import build
 from distill_data.errors import InputError, OutputError
 from distill_data.recipes import ultrachat_recipe
 from distill_data.resume import CHECKPOINT, work_folder
+from distill_data.sources.inputs import LocalFile
 from distill_data.synthetic import ultrachat_rows, ultrafeedback_rows
 
 BAD_ROW = {"prompt_id": "x", "data": "not a list"}  # rejected under --on-error skip
@@ -156,3 +157,26 @@ def test_an_error_in_the_process_removes_the_work_folder(tmp_path: Path) -> None
     with pytest.raises(InputError, match="line 301"):
         build(ultrachat_recipe([str(source)]), tmp_path / "out", batch_size=50, progress=False, shard_bytes=10_000)
     assert not work_folder(tmp_path / "out").exists() and not (tmp_path / "out").exists()
+
+
+def test_inputs_are_checksummed_while_a_run_starts_and_recorded_before_its_first_checkpoint(tmp_path: Path) -> None:
+    from distill_data import resume as resuming
+
+    folder = tmp_path / ".out.partial"
+    manifest = {"recipe": {"kind": "x"}, "options": {"batch_size": 5}}
+    inputs = [{"path": "in.jsonl", "bytes": 3, "sha256": "ab"}]
+    resuming.start(folder, manifest)
+    (folder / "rejects.jsonl").write_text("left by the killed run\n")
+    # Killed before its first checkpoint, so before it recorded its inputs: nothing of it is reused.
+    assert resuming.resume(folder, {**manifest, "inputs": inputs}) is None
+    assert json.loads((folder / "manifest.json").read_text())["inputs"] == inputs
+    assert not (folder / "rejects.jsonl").exists()
+    resuming.record_inputs(folder, [{"path": "other"}])  # recorded once: a later call changes nothing
+    assert json.loads((folder / "manifest.json").read_text())["inputs"] == inputs
+
+
+def test_the_first_checkpoint_has_the_inputs_checksums(ultrachat_input: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    kill_after_checkpoint(command(ultrachat_input, output), output, 1)
+    recorded = json.loads((work_folder(output) / "manifest.json").read_text())
+    assert recorded["inputs"] == [LocalFile(ultrachat_input).describe()]

@@ -25,6 +25,7 @@ from .inputs import (
     hub_tables,
     jsonl_records,
     parquet_batches,
+    read_records,
 )
 from .jsonl_blocks import BLOCK_BYTES, LineBlock, arrow_rows, line_blocks
 
@@ -49,8 +50,6 @@ class ColumnarReader:
         elif ref.path.suffix == ".parquet":
             items = self._tables(ref.label, parquet_batches(ref.path, self.table_rows))
         else:  # a JSON array: one document, parsed whole by json.loads
-            from .inputs import read_records
-
             yield from read_records(ref)
             return
         empty = True
