@@ -23,7 +23,7 @@ from distill_data.sources.jsonl_blocks import LineBlock, ReadFailure, arrow_rows
 from distill_data.sources.ultrafeedback import PARSE_SCHEMA, SCHEMA, UltraFeedbackSource, convert_row, convert_table
 from distill_data.synthetic import ultrafeedback_rows
 
-REAL_UF = Path(__file__).resolve().parents[2] / "shared" / "samples" / "ultrafeedback_raw_partial.jsonl"
+REAL_UF = Path(__file__).resolve().parent / "data" / "ultrafeedback_raw_partial.jsonl"
 
 
 def jsonl(rows: list[Any]) -> bytes:
