@@ -1,7 +1,9 @@
 """The plots of a dataset card, as PNG files under ``DIR/assets/`` (headless matplotlib).
 
 Each plot is made from numbers computed first (kept in ``assets/plot_data.json`` too, so the figures can
-be checked and reused), then drawn. PNGs carry no software metadata, so the same data gives the same bytes.
+be checked and reused), then drawn. PNGs carry no software metadata. Floats are rounded to six significant digits (see
+:mod:`distill_data.numbers`) before they are written or drawn, so ``plot_data.json`` is the same on every machine;
+the PNGs' pixels still depend on the matplotlib and FreeType versions.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+from .numbers import rounded, significant
 
 ASSETS = "assets"
 
@@ -97,8 +101,12 @@ def preference_data(tables: Iterable[pa.Table]) -> dict[str, Any]:
 
 
 def _log_bins(values: np.ndarray) -> list[float]:
+    """Rounded before counting (``np.logspace`` differs in the last bits between CPUs), so the counts are those
+    of the edges written; the last edge stays above the longest value, which rounding down could leave out."""
     top = max(float(values.max()) if len(values) else 1.0, 10.0)
-    return [0.0, *np.logspace(0, np.log10(top + 1), 30).tolist()]
+    edges = [significant(edge) for edge in np.logspace(0, np.log10(top + 1), 30).tolist()]
+    edges[-1] = max(edges[-1], top + 1)
+    return [0.0, *edges]
 
 
 def write_plots(folder: Path, provenance: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
@@ -109,7 +117,7 @@ def write_plots(folder: Path, provenance: dict[str, Any], data: dict[str, Any]) 
     plt = _pyplot()
     assets = folder / ASSETS
     assets.mkdir(parents=True, exist_ok=True)
-    data = {"steps": steps_data(provenance), **data}
+    data = rounded({"steps": steps_data(provenance), **data})
     (assets / "plot_data.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     written: dict[str, str] = {}
 

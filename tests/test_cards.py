@@ -6,14 +6,17 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import write_jsonl
 from huggingface_hub import DatasetCard
 
-from distill_data import build
+from distill_data import build, plots
 from distill_data.cli import cli
+from distill_data.numbers import significant
 from distill_data.recipes import ultrachat_recipe
 from distill_data.splits import SplitConfig
 from distill_data.synthetic import ultrachat_rows, ultrafeedback_rows
@@ -107,6 +110,46 @@ def test_plots_and_their_numbers(sft: Path, prefs: Path) -> None:
     models = prefs_data["models"]
     assert dict(zip(models["names"], models["chosen"], strict=True)) == tallies["chosen_model"]
     assert sum(prefs_data["margin"]["counts"]) == rows_of(prefs, "train_prefs") + rows_of(prefs, "test_prefs")
+
+
+def floats_in(value: object) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [x for item in value for x in floats_in(item)] if isinstance(value, list) else []
+
+
+def test_plot_data_floats_have_six_significant_digits(sft: Path, prefs: Path) -> None:
+    for folder in (sft, prefs):
+        written = floats_in(json.loads((folder / "assets" / "plot_data.json").read_text()))
+        assert written and [x for x in written if significant(x) != x] == []
+
+
+def test_written_plot_data_does_not_depend_on_the_last_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Floats summed in another order, and a CPU whose ``np.logspace`` is one bit off, write the same bytes."""
+    values = [0.1, 0.2, 0.3]
+    forward, backward = sum(values), sum(reversed(values))
+    assert forward != backward
+    table = pa.table(
+        {
+            "messages": [
+                [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a" * n}] for n in (1, 3, 40, 900)
+            ]
+        }
+    )
+    provenance = {"steps": [{"name": "fix_text", "rows_in": 4, "rows_out": 4}]}
+    logspace = np.logspace
+
+    def written(folder: Path, total: float, one_bit_up: bool) -> bytes:
+        with monkeypatch.context() as patch:
+            if one_bit_up:
+                patch.setattr(np, "logspace", lambda *args, **kwargs: np.nextafter(logspace(*args, **kwargs), np.inf))
+            data = {**plots.sft_data([table]), "mean": total / len(values)}
+        plots.write_plots(folder, provenance, data)
+        return (folder / "assets" / "plot_data.json").read_bytes()
+
+    assert written(tmp_path / "a", forward, False) == written(tmp_path / "b", backward, True)
 
 
 def rows_of(folder: Path, split: str) -> int:
