@@ -6,6 +6,8 @@ same recipe from its flags with :func:`ultrachat_recipe`, so the two always agre
 
 from __future__ import annotations
 
+import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,25 @@ from .processors import (
     StructureFilter,
     Truecase,
 )
+from .processors.base import check_type
 from .splits import SplitConfig
 
 KINDS = ("ultrachat", "ultrafeedback")
 FORMATS = ("parquet", "arrow")
 _KEYS = ("kind", "inputs", "steps", "split", "format")
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1's yes/no/on/off stay strings, so a boolean parameter given
+    one of them is refused rather than guessed."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass
@@ -85,6 +101,12 @@ class Recipe:
         fmt = data.get("format", "parquet")
         if fmt not in FORMATS:
             raise ConfigError(f"{where}: 'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        hints = typing.get_type_hints(SplitConfig)
+        for key, value in split.items():
+            try:
+                check_type(value, hints[key], f"split.{key}")
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
         try:
             split_config = SplitConfig(**split)
         except ConfigError as exc:
@@ -100,7 +122,7 @@ def load_recipe(path: str | Path) -> Recipe:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read recipe: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain values only
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     return Recipe.from_dict(data, str(path))

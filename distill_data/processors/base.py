@@ -212,15 +212,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def check_type(value: Any, hint: Any, name: str) -> None:
+    """Refuse a value its declared type does not admit, naming it: YAML gives no other check, and a string
+    such as ``"false"`` in a boolean field would otherwise be truthy."""
+    if not _matches(value, hint):
+        raise ConfigError(f"{name} must be {_describe(hint)}, got {_shown(value)}")
+
+
 def _check_params(processor: Processor) -> None:
-    """Reject parameter values of the wrong type, naming the parameter (YAML gives no other check)."""
+    """Reject parameter values of the wrong type, naming the parameter."""
     hints = typing.get_type_hints(type(processor))
     for f in dataclasses.fields(processor):
         if not f.init:
             continue
         value = getattr(processor, f.name)
-        if not _matches(value, hints[f.name]):
-            raise ConfigError(f"parameter '{f.name}' must be {_describe(hints[f.name])}, got {value!r}")
+        check_type(value, hints[f.name], f"parameter '{f.name}'")
         if isinstance(value, list):
             setattr(processor, f.name, tuple(value))
 
@@ -259,4 +265,17 @@ def _describe(hint: Any) -> str:
         return f"a list of {_describe(args[0]) if args else 'values'}"
     if hint is type(None):
         return "null"
+    if hint is bool:
+        return "true or false (YAML boolean)"
     return getattr(hint, "__name__", str(hint))
+
+
+def _shown(value: Any) -> str:
+    """A value as the recipe's author wrote it: ``the string 'false'``, ``true``, ``null``, ``1.5``."""
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return repr(value)
