@@ -27,10 +27,11 @@ from .engines import Engine, make_engine
 from .errors import ContractError, InputError
 from .kinds import Side, kind_of_recipe
 from .messages import truncate_after_last_user
+from .output_folder import claimed_output, staging
 from .pipeline import Pipeline
 from .provenance import package_versions, write_provenance
 from .recipes import Recipe
-from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, ParquetSink, check_output, staging
+from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, ParquetSink
 from .sources.rows import RowSource
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ def build(
     output: str | Path,
     *,
     overwrite: bool = False,
+    force_overwrite: bool = False,
     on_error: str = "fail",
     batch_size: int = 10_000,
     progress: bool = True,
@@ -70,87 +72,101 @@ def build(
     ``ray_address`` or a local Ray). The output is byte-identical to ``num_proc=1``. Splits are written in
     Parquet shards of about ``shard_bytes`` of Arrow data, in row groups of ``row_group_rows`` rows (a shard
     ends after a row group). With ``resume``, an unfinished run of the same output (killed, say) continues
-    from its last checkpoint, to the same bytes as a run that was never interrupted.
+    from its last checkpoint, to the same bytes as a run that was never interrupted. An existing ``output`` is
+    replaced only as :func:`~distill_data.output_folder.check_output` allows (``force_overwrite``: any folder
+    but the protected ones), and only one run at a time writes it.
     """
-    kind = kind_of_recipe(recipe)
     output = Path(output)
-    source = kind.make_source(recipe, on_error, batch_size)
-    describing = _in_background(source.describe)  # the inputs' checksums, while the rest gets ready
-    schema = kind.schema()
-    pipeline = recipe.pipeline()
-    missing = [c for c in schema.names if c not in pipeline.check(source.columns)]
-    if missing:
-        raise ContractError(f"no step of the recipe writes the output column(s) {', '.join(missing)}")
-    check_output(output, overwrite)
-    expected = source.estimate_rows()
-    one_batch = expected is not None and expected <= batch_size
-    work = resuming.work_folder(output)
-    # What shapes the output must match for a run to continue another (the engine and workers may change).
-    options = {
-        "on_error": on_error,
-        "batch_size": batch_size,
-        "shard_bytes": shard_bytes,
-        "row_group_rows": row_group_rows,
-    }
-    manifest = {"recipe": recipe.to_dict(), "options": options}
-    # A resumed run compares the checksums first; a new one goes on while they are computed, and records them
-    # in the manifest before its first checkpoint (which a resumed run could use).
-    resumed = resuming.resume(work, {**manifest, "inputs": describing()}) if resume else None
-    runner = None
-    if engine != "local":
-        runner = make_engine(engine, num_proc, ray_address)
-    elif not one_batch and (num_proc or os.cpu_count() or 1) > 1:  # for one batch, processes cost more than they save
-        runner = make_engine(engine, num_proc)
-    if not resume:
-        resuming.start(work, manifest)
-    elif resumed is not None:
-        checkpoint = resumed[0]
-        (console or Console(stderr=True)).print(
-            f"resuming: {checkpoint.rows_read + checkpoint.rejected:,} input rows ({checkpoint.batches:,} batches) "
-            f"were done before the interruption",
-            highlight=False,
-        )
-
-    with staging(output, overwrite, folder=work) as stage:
-
-        def save_checkpoint(checkpoint: resuming.Checkpoint, state: Any) -> None:
-            resuming.record_inputs(stage, describing())
-            resuming.save(stage, checkpoint, state)
-
-        spill_parts = _spill(
-            stage, source, pipeline, schema, runner, resumed, shard_bytes, expected, progress, console, save_checkpoint
-        )
-        rejects_path = stage / "rejects.jsonl"
-        if source.rejected == 0:
-            rejects_path.unlink()
-        if source.rows_read == 0:
-            raise InputError(
-                f"no valid rows in the input: all {source.rejected} rows were bad "
-                "(run with --on-error fail to see the first problem)"
+    inputs = [*recipe.inputs, *(spec for step in recipe.steps for spec in step.input_files())]
+    with claimed_output(output, overwrite=overwrite, force=force_overwrite, inputs=inputs):
+        kind = kind_of_recipe(recipe)
+        source = kind.make_source(recipe, on_error, batch_size)
+        describing = _in_background(source.describe)  # the inputs' checksums, while the rest gets ready
+        schema = kind.schema()
+        pipeline = recipe.pipeline()
+        missing = [c for c in schema.names if c not in pipeline.check(source.columns)]
+        if missing:
+            raise ContractError(f"no step of the recipe writes the output column(s) {', '.join(missing)}")
+        expected = source.estimate_rows()
+        one_batch = expected is not None and expected <= batch_size
+        work = resuming.work_folder(output)
+        # What shapes the output must match for a run to continue another (the engine and workers may change).
+        options = {
+            "on_error": on_error,
+            "batch_size": batch_size,
+            "shard_bytes": shard_bytes,
+            "row_group_rows": row_group_rows,
+        }
+        manifest = {"recipe": recipe.to_dict(), "options": options}
+        # A resumed run compares the checksums first; a new one goes on while they are computed, and records them
+        # in the manifest before its first checkpoint (which a resumed run could use).
+        resumed = resuming.resume(work, {**manifest, "inputs": describing()}) if resume else None
+        runner = None
+        if engine != "local":
+            runner = make_engine(engine, num_proc, ray_address)
+        elif not one_batch and (num_proc or os.cpu_count() or 1) > 1:  # one batch: processes cost more than they save
+            runner = make_engine(engine, num_proc)
+        if not resume:
+            resuming.start(work, manifest)
+        elif resumed is not None:
+            checkpoint = resumed[0]
+            (console or Console(stderr=True)).print(
+                f"resuming: {checkpoint.rows_read + checkpoint.rejected:,} input rows "
+                f"({checkpoint.batches:,} batches) were done before the interruption",
+                highlight=False,
             )
 
-        counts = write_splits(
-            spill_parts, stage / "data", schema, kind.splits, recipe.split, shard_bytes, row_group_rows
-        )
-        resuming.clear(stage)
-        if recipe.format == "arrow":
-            save_to_disk(stage, list(kind.splits))
-        record = {
-            "command": recipe.kind,
-            "recipe": recipe.to_dict(),
-            "inputs": describing(),
-            "on_error": on_error,
-            "rows_read": source.rows_read,
-            "rejected": source.rejected,
-            "steps": pipeline.stats_dicts(),
-            "split": recipe.split.to_dict(),
-            "splits": counts,
-            "columns": schema.names,
-            "packages": package_versions(),
-        }
-        write_provenance(stage / "provenance.json", record)
-        write_card(stage)
-    return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)
+        with staging(output, overwrite=overwrite, force=force_overwrite, folder=work) as stage:
+
+            def save_checkpoint(checkpoint: resuming.Checkpoint, state: Any) -> None:
+                resuming.record_inputs(stage, describing())
+                resuming.save(stage, checkpoint, state)
+
+            spill_parts = _spill(
+                stage,
+                source,
+                pipeline,
+                schema,
+                runner,
+                resumed,
+                shard_bytes,
+                expected,
+                progress,
+                console,
+                save_checkpoint,
+            )
+            rejects_path = stage / "rejects.jsonl"
+            if source.rejected == 0:
+                rejects_path.unlink()
+            if source.rows_read == 0:
+                raise InputError(
+                    f"no valid rows in the input: all {source.rejected} rows were bad "
+                    "(run with --on-error fail to see the first problem)"
+                )
+
+            counts = write_splits(
+                spill_parts, stage / "data", schema, kind.splits, recipe.split, shard_bytes, row_group_rows
+            )
+            resuming.clear(stage)
+            if recipe.format == "arrow":
+                save_to_disk(stage, list(kind.splits))
+            record = {
+                "command": recipe.kind,
+                "recipe": recipe.to_dict(),
+                "inputs": describing(),
+                "on_error": on_error,
+                "rows_read": source.rows_read,
+                "rejected": source.rejected,
+                "steps": pipeline.stats_dicts(),
+                "split": recipe.split.to_dict(),
+                "splits": counts,
+                "columns": schema.names,
+                "packages": package_versions(),
+            }
+            write_provenance(stage / "provenance.json", record)
+            write_card(stage)
+            resuming.finish(stage)
+        return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)
 
 
 def _in_background(function: Callable[[], T]) -> Callable[[], T]:

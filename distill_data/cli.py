@@ -23,6 +23,7 @@ from .click_options import with_options
 from .engines import ENGINES
 from .errors import ConfigError, DistillDataError, OutputError
 from .hub import push as push_to_hub
+from .output_folder import FORCE_OVERWRITE_HELP, output_lock
 from .recipes import Recipe, load_recipe, ultrachat_recipe
 from .splits import SplitConfig, parse_test_size
 from .ultrafeedback import PRESETS, binarize_recipe
@@ -94,7 +95,10 @@ def _writing_output(exc: OSError, output: Path) -> bool:
 # Options shared by every command that writes a dataset.
 _run_options = with_options(
     click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
-    click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
+    click.option(
+        "--overwrite", is_flag=True, help="Replace an earlier output of distill-data at OUTPUT (nothing else)."
+    ),
+    click.option("--force-overwrite", is_flag=True, help=FORCE_OVERWRITE_HELP),
     click.option(
         "--resume",
         is_flag=True,
@@ -315,7 +319,8 @@ def card(folder: Path) -> None:
     """Rebuild the dataset card (README.md) and plots (assets/) of FOLDER from provenance.json and the data."""
     if not (folder / "provenance.json").is_file():
         raise OutputError(f"{folder}: no provenance.json (is this a folder written by distill-data?)")
-    write_card(folder)
+    with output_lock(folder):  # not while a run replaces it
+        write_card(folder)
     summary_console.print(f"wrote {folder / 'README.md'} and {folder / 'assets'}/", highlight=False, soft_wrap=True)
 
 
@@ -374,12 +379,19 @@ def _train_command(stage: str) -> Callable[..., None]:
         metavar="KEY=VALUE",
         help="Override a recipe field, e.g. --set training.learning_rate=1e-4 (repeatable).",
     )
+    @click.option(
+        "--force-overwrite",
+        is_flag=True,
+        help="DANGER: save into a non-empty output_dir that holds no earlier training output (its files may be "
+        "overwritten).",
+    )
     @_reports_errors
-    def command(recipe_file: Path, overrides: tuple[str, ...]) -> None:
+    def command(recipe_file: Path, overrides: tuple[str, ...], force_overwrite: bool) -> None:
         from .train import load_train_recipe
         from .train import train as run_training
 
-        result = run_training(load_train_recipe(recipe_file, stage, overrides))  # type: ignore[arg-type]
+        recipe = load_train_recipe(recipe_file, stage, overrides)  # type: ignore[arg-type]
+        result = run_training(recipe, force_overwrite=force_overwrite)
         summary_console.print(
             f"trained {result.global_step} steps on {result.train_rows:,} rows; model and tokenizer in "
             f"{result.output_dir}; metrics in {result.metrics_file}"
@@ -403,6 +415,7 @@ def _build(
     *,
     output: Path,
     overwrite: bool,
+    force_overwrite: bool,
     on_error: str,
     batch_size: int,
     progress: bool,
@@ -419,6 +432,7 @@ def _build(
             recipe,
             output,
             overwrite=overwrite,
+            force_overwrite=force_overwrite,
             on_error=on_error,
             batch_size=batch_size,
             progress=progress,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
+from .output_folder import is_dataset_output
 
 MANIFEST = "manifest.json"
 CHECKPOINT = "checkpoint.json"
@@ -49,8 +50,12 @@ def spill_part(folder: Path, number: int) -> Path:
 
 
 def start(folder: Path, manifest: dict[str, Any]) -> None:
-    """A fresh work folder for a new run (an unfinished one of the same output is discarded)."""
+    """A fresh work folder for a new run (an unfinished one of the same output is discarded, nothing else)."""
     if folder.exists():
+        if any(folder.iterdir()) and not ((folder / MANIFEST).is_file() or is_dataset_output(folder)):
+            raise OutputError(
+                f"{folder}: exists and is not the work folder of an unfinished distill-data run; move it away"
+            )
         shutil.rmtree(folder)
     (folder / SPILL).mkdir(parents=True)
     _write_json(folder / MANIFEST, {"format": FORMAT, **manifest})
@@ -105,10 +110,16 @@ def resume(folder: Path, manifest: dict[str, Any]) -> tuple[Checkpoint, Any] | N
 
 
 def clear(folder: Path) -> None:
-    """Remove the work files from a finished run's folder before it becomes the output."""
+    """Remove the spill and checkpoint once the splits are written (the manifest stays: see :func:`finish`)."""
     shutil.rmtree(folder / SPILL, ignore_errors=True)
-    for name in (MANIFEST, CHECKPOINT, STATE):
+    for name in (CHECKPOINT, STATE):
         (folder / name).unlink(missing_ok=True)
+
+
+def finish(folder: Path) -> None:
+    """Remove the manifest, last, just before the folder becomes the output: until then it marks the folder as
+    a run's work folder, which a later run may discard."""
+    (folder / MANIFEST).unlink(missing_ok=True)
 
 
 def save(folder: Path, checkpoint: Checkpoint, state: Any) -> None:

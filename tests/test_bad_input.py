@@ -122,16 +122,21 @@ def test_missing_input_file(tmp_path: Path) -> None:
 
 
 def test_existing_output_is_refused_then_replaced_with_overwrite(tmp_path: Path) -> None:
+    """--overwrite replaces an earlier output, never a folder of other files (that takes --force-overwrite)."""
     source = write_jsonl(tmp_path / "in.jsonl", [GOOD, GOOD2])
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("precious")
     code, output = run(tmp_path, "-i", source)
     assert code == 1 and "--overwrite" in output
-    assert (out / "keep.txt").read_text() == "precious"
     code, output = run(tmp_path, "-i", source, "--overwrite")
+    assert code == 1 and "--force-overwrite" in output
+    assert (out / "keep.txt").read_text() == "precious"
+    code, output = run(tmp_path, "-i", source, "--force-overwrite")
     assert code == 0, output
     assert not (out / "keep.txt").exists() and (out / "provenance.json").exists()
+    code, output = run(tmp_path, "-i", source, "--overwrite")  # an earlier output: replaced
+    assert code == 0, output
 
 
 def test_failure_with_overwrite_keeps_the_old_output(tmp_path: Path) -> None:

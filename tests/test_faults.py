@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from distill_data import sinks
+from distill_data import output_folder
 from distill_data.cli import cli
 
 TIMEOUT = 120
@@ -61,7 +61,7 @@ def old_output(output: Path) -> dict[str, str]:
     """A finished output from an earlier run (its layout; the contents do not matter to the commit)."""
     (output / "data").mkdir(parents=True)
     (output / "data" / "train_sft-00000-of-00001.parquet").write_bytes(b"old parquet bytes")
-    (output / "provenance.json").write_text('{"old": true}\n', encoding="utf-8")
+    (output / "provenance.json").write_text('{"packages": {"distill-data": "0.1.0"}}\n', encoding="utf-8")
     (output / "README.md").write_text("the old card\n", encoding="utf-8")
     return snapshot(output)
 
@@ -196,7 +196,7 @@ def test_output_under_a_file_is_a_clear_error(corpus, tmp_path, below):
 def test_commit_over_an_existing_output_leaves_one_folder(tmp_path):
     output = tmp_path / "out"
     before = old_output(output)
-    with sinks.staging(output, overwrite=True) as stage:
+    with output_folder.staging(output, overwrite=True) as stage:
         (stage / "provenance.json").write_text('{"new": true}\n', encoding="utf-8")
         assert snapshot(output) == before  # until the commit, the old output is what is there
     assert snapshot(output) == {"provenance.json": hashlib.sha256(b'{"new": true}\n').hexdigest()}
@@ -209,7 +209,7 @@ def test_exchange_swaps_two_folders_or_touches_nothing(tmp_path):
     second.mkdir()
     (first / "a").write_text("1")
     (second / "b").write_text("2")
-    swapped = sinks._exchange(first, second)
+    swapped = output_folder._exchange(first, second)
     assert swapped == sys.platform.startswith("linux")
     names = ([p.name for p in first.iterdir()], [p.name for p in second.iterdir()])
     assert names == ((["b"], ["a"]) if swapped else (["a"], ["b"]))

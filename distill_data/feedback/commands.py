@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..click_options import with_options
 from ..errors import ConfigError
+from ..output_folder import FORCE_OVERWRITE_HELP
 from .endpoint import parse_endpoint, parse_endpoints
 from .principles import PrincipleMix
 from .rubrics import ASPECTS, parse_aspects
@@ -49,7 +50,10 @@ _endpoint_options = with_options(
 
 _run_options = with_options(
     click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
-    click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty output folder."),
+    click.option(
+        "--overwrite", is_flag=True, help="Replace an earlier output of distill-data at OUTPUT (nothing else)."
+    ),
+    click.option("--force-overwrite", is_flag=True, help=FORCE_OVERWRITE_HELP),
     click.option(
         "--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Requests in flight at most."
     ),
@@ -122,6 +126,7 @@ def _options(run: dict[str, Any], models: list[str]) -> RunOptions:
         resume=run["resume"],
         on_error=run["on_error"],
         overwrite=run["overwrite"],
+        force_overwrite=run["force_overwrite"],
         progress=run["progress"],
         console=console,
         prices=prices,

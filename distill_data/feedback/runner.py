@@ -10,6 +10,7 @@ the cache as they arrive, so a crash loses only the requests in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,8 +32,10 @@ from rich.progress import (
 from rich.text import Text
 
 from ..errors import ConfigError, DistillDataError
+from ..output_folder import claimed_output, staging
 from ..provenance import package_versions, write_provenance
-from ..sinks import ParquetSink, check_output, staging
+from ..sinks import ParquetSink
+from ..sources.inputs import LocalFile
 from .cache import AnswerCache
 from .client import ChatClient, RetryPolicy
 from .records import Rows
@@ -55,6 +58,7 @@ class RunOptions:
     resume: bool = False
     on_error: str = "fail"  # bad input rows and requests that fail for good: stop, or skip and count
     overwrite: bool = False
+    force_overwrite: bool = False  # replace a non-empty folder that is not an earlier output (deleting it)
     progress: bool = True
     console: Console | None = None
     prices: dict[str, Price] = field(default_factory=dict)
@@ -117,41 +121,45 @@ class Job:
 def run_job(job: Job, output: Path, options: RunOptions, ledger: Ledger) -> FeedbackResult:
     """Check the rows, run the requests, write OUTPUT (data, provenance, card) atomically."""
     output = Path(output)
-    check_output(output, options.overwrite)
     cache_folder = _cache_folder(output, options)
+    # A folder that holds an input or the cache is never replaced (replacing it would delete them).
+    inputs = [ref.path for ref in job.rows.refs if isinstance(ref, LocalFile)]
+    inputs += [cache_folder] if cache_folder is not None else []
+    overwrite, force = options.overwrite, options.force_overwrite
     cache: AnswerCache | None = None
-    try:
-        with staging(output, options.overwrite) as stage:
-            rejects_path = stage / "rejects.jsonl"
-            with rejects_path.open("w", encoding="utf-8") as rejects:
-                total = job.rows.check(rejects)
-            if job.rows.rejected == 0:
-                rejects_path.unlink()
-            cache = AnswerCache(cache_folder) if cache_folder is not None else None  # after the input is known good
-            sink = ParquetSink(stage / "data", "train", job.schema)
-            asyncio.run(_run(job, sink, total, cache, options, ledger))
-            sink.close()
-            if sink.rows == 0:
-                first = f" (the first: {job.failures.examples[0]})" if job.failures.examples else ""
-                raise DistillDataError(f"no rows to write: {job.failures.count} requests failed for good{first}")
-            record = {
-                "command": job.command,
-                "inputs": job.rows.describe(),
-                "rows_read": total,
-                "rejected": job.rows.rejected,
-                **job.record(),
-                "options": options.describe(),
-                "cache": {"enabled": cache is not None, "resumed": options.resume},
-                "usage": ledger.to_dict(),
-                "splits": {"train": sink.rows},
-                "columns": job.schema.names,
-                "packages": {**package_versions(), "httpx": _version("httpx")},
-            }
-            write_provenance(stage / "provenance.json", record)
-            job.write_card(stage, record)
-    finally:
-        if cache is not None:
-            cache.close()
+    with (
+        claimed_output(output, overwrite=overwrite, force=force, inputs=inputs),
+        contextlib.ExitStack() as closing,  # the cache, closed after the commit
+        staging(output, overwrite=overwrite, force=force) as stage,
+    ):
+        rejects_path = stage / "rejects.jsonl"
+        with rejects_path.open("w", encoding="utf-8") as rejects:
+            total = job.rows.check(rejects)
+        if job.rows.rejected == 0:
+            rejects_path.unlink()
+        if cache_folder is not None:  # after the input is known good
+            cache = closing.enter_context(contextlib.closing(AnswerCache(cache_folder)))
+        sink = ParquetSink(stage / "data", "train", job.schema)
+        asyncio.run(_run(job, sink, total, cache, options, ledger))
+        sink.close()
+        if sink.rows == 0:
+            first = f" (the first: {job.failures.examples[0]})" if job.failures.examples else ""
+            raise DistillDataError(f"no rows to write: {job.failures.count} requests failed for good{first}")
+        record = {
+            "command": job.command,
+            "inputs": job.rows.describe(),
+            "rows_read": total,
+            "rejected": job.rows.rejected,
+            **job.record(),
+            "options": options.describe(),
+            "cache": {"enabled": cache is not None, "resumed": options.resume},
+            "usage": ledger.to_dict(),
+            "splits": {"train": sink.rows},
+            "columns": job.schema.names,
+            "packages": {**package_versions(), "httpx": _version("httpx")},
+        }
+        write_provenance(stage / "provenance.json", record)
+        job.write_card(stage, record)
     return FeedbackResult(output, sink.rows, job.rows.rejected, ledger.to_dict(), record)
 
 

@@ -106,6 +106,10 @@ class Processor:
         """Transform one batch; record counters in ``stats`` (rows in/out are counted by the pipeline)."""
         raise NotImplementedError
 
+    def input_files(self) -> tuple[str, ...]:
+        """Files (or Hub ids) the step reads besides the rows: a run never replaces a folder that holds one."""
+        return ()
+
     def params(self) -> dict[str, Any]:
         """The parameters, as plain JSON/YAML values."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init}

@@ -142,6 +142,9 @@ class Decontaminate(Filter):
     def inputs(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("messages",) if self.all_user_turns else ("prompt",)
 
+    def input_files(self) -> tuple[str, ...]:
+        return self.benchmarks
+
     def setup(self) -> None:
         if self._index is None:
             exact: dict[str, str] = {}

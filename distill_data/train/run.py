@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..output_folder import check_model_output, output_lock
 from .data import load_mixture, texts
 from .metrics import JsonlMetrics
 from .model import load_model, load_tokenizer
@@ -47,9 +48,17 @@ def _peft_config(recipe: TrainRecipe) -> Any:
     return LoraConfig(**{"task_type": "CAUSAL_LM", **recipe.peft})
 
 
-def train(recipe: TrainRecipe) -> TrainResult:
+def train(recipe: TrainRecipe, force_overwrite: bool = False) -> TrainResult:
     """Train as the recipe says; the output folder gets the model, the tokenizer (with its chat template) and
-    ``metrics.jsonl``."""
+    ``metrics.jsonl``. The folder is checked first (never one holding the data or the model, nor a non-empty
+    folder of other files unless ``force_overwrite``), and one run at a time writes it."""
+    inputs = [spec.path for spec in recipe.datasets] + [recipe.model.name_or_path or ""]
+    check_model_output(recipe.output_dir, force=force_overwrite, inputs=[spec for spec in inputs if spec])
+    with output_lock(recipe.output_dir):
+        return _train(recipe)
+
+
+def _train(recipe: TrainRecipe) -> TrainResult:
     from trl import DPOTrainer, SFTTrainer
 
     train_data, eval_data = load_mixture(recipe.datasets, recipe.stage, recipe.seed)  # columns checked here
