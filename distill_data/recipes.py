@@ -6,7 +6,6 @@ same recipe from its flags with :func:`ultrachat_recipe`, so the two always agre
 
 from __future__ import annotations
 
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,24 +28,12 @@ from .processors import (
     Truecase,
 )
 from .processors.base import check_type
+from .recipe_yaml import load_yaml
 from .splits import SplitConfig
 
 KINDS = ("ultrachat", "ultrafeedback")
 FORMATS = ("parquet", "arrow")
 _KEYS = ("kind", "inputs", "steps", "split", "format")
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. YAML 1.1's yes/no/on/off stay strings, so a boolean parameter given
-    one of them is refused rather than guessed."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass
@@ -122,7 +109,7 @@ def load_recipe(path: str | Path) -> Recipe:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read recipe: {exc.strerror}") from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain values only
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     return Recipe.from_dict(data, str(path))

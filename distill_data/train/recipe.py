@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from ..errors import ConfigError
+from ..recipe_yaml import load_yaml
 
 Stage = Literal["sft", "dpo"]
 _TOP = ("model", "datasets", "chat_template", "seed", "training", "peft", "quantization", "metrics_file", "push")
@@ -31,23 +32,6 @@ _DATASET = ("path", "split", "weight", "eval_split", "revision")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 # YAML 1.1 reads 1e-4 (no dot) as a string; such values are numbers in every recipe field we pass on.
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. YAML 1.1's yes/no/on/off stay strings (``eval_strategy: no`` is
-    TRL's "no"), so a boolean field given one of them is refused rather than guessed."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-
-def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain values only
 
 
 def _numbers(value: Any) -> Any:
@@ -122,7 +106,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
         key, sep, raw = override.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {override!r}: expected KEY=VALUE, e.g. training.learning_rate=1e-4")
-        value = _yaml(raw) if raw else None
+        value = load_yaml(raw) if raw else None
         target = data
         parts = key.split(".")
         for part in parts[:-1]:
@@ -143,7 +127,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
 def load_train_recipe(path: str | Path, stage: Stage, overrides: list[str] | tuple[str, ...] = ()) -> TrainRecipe:
     path = Path(path)
     try:
-        data = _yaml(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read recipe: {exc.strerror}") from None
     except yaml.YAMLError as exc:
