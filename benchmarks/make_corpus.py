@@ -2,11 +2,14 @@
 
     python benchmarks/make_corpus.py ultrachat --rows 1470000 --output corpus/ultrachat.jsonl
     python benchmarks/make_corpus.py ultrafeedback --rows 64000 --output corpus/ultrafeedback.jsonl
+    python benchmarks/make_corpus.py ultrachat-varied --rows 20000 --output corpus/varied.jsonl
 
 Rows come from ``distill_data.synthetic`` (several turns with long assistant replies; a share of disclaimers,
 lowercase sentence starts, mojibake, HTML entities, non-English prompts, duplicates and empty turns for
-UltraChat; four rated completions with ties, "N/A" ratings and TruthfulQA rows for UltraFeedback). The same
-kind, size and seed always give the same bytes.
+UltraChat; four rated completions with ties, "N/A" ratings and TruthfulQA rows for UltraFeedback).
+``ultrachat-varied`` (``varied_corpus.py``) is held-out text for speed measurements: assembled word by word, not
+from the templates the tests and samples use, with other languages, code and lowercase prose. The same kind,
+size and seed always give the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,16 @@ from pathlib import Path
 
 from distill_data.synthetic import ultrachat_rows, ultrafeedback_rows
 
-GENERATORS = {"ultrachat": ultrachat_rows, "ultrafeedback": ultrafeedback_rows}
+try:
+    from varied_corpus import varied_ultrachat_rows
+except ImportError:  # imported as benchmarks.make_corpus
+    from .varied_corpus import varied_ultrachat_rows
+
+GENERATORS = {
+    "ultrachat": ultrachat_rows,
+    "ultrafeedback": ultrafeedback_rows,
+    "ultrachat-varied": varied_ultrachat_rows,
+}
 
 
 def make_corpus(kind: str, rows: int, output: Path, seed: int = 0) -> Path:

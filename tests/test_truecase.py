@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
+import re
+import sys
+from pathlib import Path
+
 import pytest
 from helpers import contents, dialogues, roles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distill_data.processors import StepStats, Truecase, truecase
+from distill_data.processors.truecase import _ends_sentence, _lowercase_by_design, _upper, _word_at
 
 
 def run(table, processor=None):
@@ -216,3 +222,76 @@ def test_batch_path_agrees_on_ascii_separators(text):
     table = dialogues([text, "fine."])
     out = Truecase().process(table, StepStats("truecase"))
     assert contents(out)[0][0] == truecase(text) != text
+
+
+# The rule as first written (one pass over every sentence boundary, protected spans always scanned), kept verbatim
+# as the reference the faster truecase() must equal on any text.
+_REF_PROTECTED = re.compile(
+    r"```.*?(?:```|\Z)|`[^`\n]+`|(?:https?|ftp)://\S+|www\.\S+|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.DOTALL
+)
+_REF_OPENERS = "\"'“‘(\\["
+_REF_TURN_START = re.compile(rf"^\s*[{_REF_OPENERS}]*(?=\S)")
+_REF_SENTENCE_BOUNDARY = re.compile(rf"[.!?][\"'”’)\]]*\s+[{_REF_OPENERS}]*(?=\S)")
+_REF_PRONOUN = re.compile(r"(?<![\w'’.\-/\\@#$%&*+=<>\[({`])i(?=(?:['’](?:m|ve|d|ll))?(?:$|[\s,;:!?\"”]|\.(?!\w)))")
+
+
+def reference_truecase(text: str, keep_words: frozenset[str] = frozenset()) -> str:
+    spans = [m.span() for m in _REF_PROTECTED.finditer(text)]
+    span_starts = [start for start, _ in spans]
+
+    def is_protected(pos: int) -> bool:
+        index = bisect.bisect_right(span_starts, pos) - 1
+        return index >= 0 and pos < spans[index][1]
+
+    chars = list(text)
+    starts = [m.end() for m in _REF_TURN_START.finditer(text)]
+    for m in _REF_SENTENCE_BOUNDARY.finditer(text):
+        if not _ends_sentence(text, m.start()):
+            continue
+        starts.append(m.end())
+    for pos in starts:
+        if pos < len(text) and text[pos].islower() and not is_protected(pos):
+            word = _word_at(text, pos)
+            if word not in keep_words and not _lowercase_by_design(word):
+                _upper(chars, pos)
+    for m in _REF_PRONOUN.finditer(text):
+        if not is_protected(m.start()):
+            chars[m.start()] = "I"
+    return "".join(chars)
+
+
+# Pieces that exercise every branch: boundaries before lower/upper/digits/openers/whitespace, abbreviations and
+# initialisms, ellipses, code fences (closed or not), inline code, URLs, e-mail addresses, identifiers, pronoun forms,
+# letters that change length when uppercased, Python-only whitespace (U+001C-U+001F) and non-Latin scripts.
+# fmt: off
+_PIECES = [
+    *"iIaAbzß.!?'’\"“”‘()[]`:/@…ıİǆ \n\t,;-_.$é",
+    "\x1c", "\x1f", "\u2028", "\xa0", "\u3000", ". ", "! ", "? ", ".\n\n", '." ', ".) ", "... ", "…", "e.g. ", "i.e. ",
+    "etc. ", "Dr. ", "a.m. ", "U.S. ", "vs. ", "No. ", "approx. ", "i ", "i'm ", "i’ve ", "i'd", "i'll", "i.", "i,",
+    "i?", "i-", "pi ", "hi ", "the ", "word", "iPhone ", "eBay ", "setup.py ", "os.path.join ", "3.5 ", "```",
+    "```py\n", "`code`", "`", "https://x.org/a. b", "www.site.com", "ftp://h/f ", "me@x.com", "a.b@c-d.e ", "x@y",
+    "#i ", "(i) ", "[i] ", "«i» ", "ǆemal ", "ßtart ", "привет ", "как ", "中文。", "ok", "Ok", "then ", "42 ",
+    "\n", "  ", "\t",
+]
+# fmt: on
+_PIECEWISE = st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_PIECEWISE, _TRICKY, st.text(max_size=60)), st.sampled_from([frozenset(), frozenset({"then", "ok"})]))
+def test_truecase_equals_the_reference_rule(text, keep_words):
+    assert truecase(text, keep_words) == reference_truecase(text, keep_words)
+
+
+def test_truecase_equals_the_reference_rule_on_generated_corpora():
+    """Whole turns as the benchmarks make them: templated and varied text, code, other languages, mojibake."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from varied_corpus import varied_ultrachat_rows
+
+    from distill_data.synthetic import ultrachat_rows
+
+    turns = [turn for rows in (varied_ultrachat_rows(600), ultrachat_rows(300)) for row in rows for turn in row["data"]]
+    assert len(turns) > 2000
+    assert sum(truecase(turn) != turn for turn in turns) > 300
+    for turn in turns:
+        assert truecase(turn) == reference_truecase(turn)

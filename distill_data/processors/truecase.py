@@ -18,6 +18,7 @@ Only letter case changes: the output has the same length and the same characters
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +35,14 @@ _PROTECTED = re.compile(
 )
 _OPENERS = "\"'“‘(\\["
 _TURN_START = re.compile(rf"^\s*[{_OPENERS}]*(?=\S)")
-_SENTENCE_BOUNDARY = re.compile(rf"[.!?][\"'”’)\]]*\s+[{_OPENERS}]*(?=\S)")
-_PRONOUN = re.compile(r"(?<![\w'’.\-/\\@#$%&*+=<>\[({`])i(?=(?:['’](?:m|ve|d|ll))?(?:$|[\s,;:!?\"”]|\.(?!\w)))")
+# A sentence boundary (punctuation, closing quotes or brackets, whitespace, opening ones) followed by a character
+# that may be lowercase: others (uppercase, digits, most sentence starts) never match. As whitespace and openers
+# cannot follow either, backtracking gives no other end. (tests/test_truecase.py keeps the earlier rule.)
+_LOWER_SENTENCE_START = re.compile(rf"[.!?][\"'”’)\]]*\s+[{_OPENERS}]*(?=[^\s0-9A-Z{_OPENERS}])")
+# "i" not after a word character, apostrophe or symbol, alone or as i'm/i've/i'd/i'll, and not before a word. The
+# literal comes first, so the search jumps from one "i" to the next instead of trying a lookbehind at every position
+# (the 2-character lookbehind sees the character before the "i").
+_PRONOUN = re.compile(r"i(?<![\w'’.\-/\\@#$%&*+=<>\[({`]i)(?=(?:['’](?:m|ve|d|ll))?(?:$|[\s,;:!?\"”]|\.(?!\w)))")
 # Characters that mark a code identifier, a path or markup rather than a word.
 _IDENTIFIER = re.compile(r"\.\w|[_/\\(=<>#${}@]")
 _INITIALISM = re.compile(r"^(?:\w\.){2,}$")  # e.g. i.e. a.m. U.S.
@@ -90,7 +97,16 @@ _CANDIDATE = (
 
 def truecase(text: str, keep_words: frozenset[str] = frozenset()) -> str:
     """Apply the truecasing rules to one turn (see the module docstring)."""
-    spans = [m.span() for m in _PROTECTED.finditer(text)]
+    # Most turns need nothing: find the few places that could change first, and scan for protected spans (the
+    # costly part) only when there are some. The regexes only match where a lowercase letter may follow.
+    starts = [m.end() for m in _TURN_START.finditer(text)]
+    starts += [m.end() for m in _LOWER_SENTENCE_START.finditer(text) if _ends_sentence(text, m.start())]
+    starts = [pos for pos in starts if pos < len(text) and text[pos].islower()]
+    pronouns = [m.start() for m in _PRONOUN.finditer(text)]
+    if not starts and not pronouns:
+        return text
+    last = max(starts + pronouns)
+    spans = list(itertools.takewhile(lambda span: span[0] <= last, (m.span() for m in _PROTECTED.finditer(text))))
     span_starts = [start for start, _ in spans]
 
     def is_protected(pos: int) -> bool:
@@ -99,19 +115,14 @@ def truecase(text: str, keep_words: frozenset[str] = frozenset()) -> str:
         return index >= 0 and pos < spans[index][1]
 
     chars = list(text)
-    starts = [m.end() for m in _TURN_START.finditer(text)]
-    for m in _SENTENCE_BOUNDARY.finditer(text):
-        if not _ends_sentence(text, m.start()):
-            continue
-        starts.append(m.end())
     for pos in starts:
-        if pos < len(text) and text[pos].islower() and not is_protected(pos):
+        if not is_protected(pos):
             word = _word_at(text, pos)
             if word not in keep_words and not _lowercase_by_design(word):
                 _upper(chars, pos)
-    for m in _PRONOUN.finditer(text):
-        if not is_protected(m.start()):
-            chars[m.start()] = "I"
+    for pos in pronouns:
+        if not is_protected(pos):
+            chars[pos] = "I"
     return "".join(chars)
 
 
