@@ -11,22 +11,23 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from .builder import BuildResult, build
-from .cards import write_card
 from .click_options import with_options
 from .engines import ENGINES
 from .errors import ConfigError, DistillDataError, OutputError
-from .hub import push as push_to_hub
 from .output_folder import FORCE_OVERWRITE_HELP, output_lock
-from .recipes import Recipe, load_recipe, ultrachat_recipe
-from .splits import SplitConfig, parse_test_size
-from .ultrafeedback import PRESETS, binarize_recipe
+from .presets import PRESETS
+
+if TYPE_CHECKING:
+    from .builder import BuildResult
+    from .recipes import Recipe
+
+# The pipeline (Arrow, polars, datasets, langdetect) is imported inside the commands, so `--help` starts at once.
 
 console = Console(stderr=True)
 # Summaries go to stdout; a pipe or a file gets a readable width instead of 80 columns.
@@ -41,6 +42,8 @@ class TestSize(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | int:
         if isinstance(value, (int, float)):
             return value
+        from .splits import parse_test_size
+
         try:
             return parse_test_size(value)
         except ValueError:
@@ -228,6 +231,9 @@ def ultrachat(
     **run: Any,
 ) -> None:
     """Build an ultrachat_200k-style SFT dataset (train/test, sft/gen splits) from raw UltraChat rows."""
+    from .recipes import ultrachat_recipe
+    from .splits import SplitConfig
+
     recipe = ultrachat_recipe(
         list(inputs),
         filter=filter_,
@@ -280,6 +286,8 @@ def binarize(
     **run: Any,
 ) -> None:
     """Build ultrafeedback_binarized-style preference pairs from raw UltraFeedback rows."""
+    from .ultrafeedback import binarize_recipe
+
     recipe = binarize_recipe(
         list(inputs),
         preset=preset,
@@ -304,6 +312,8 @@ def binarize(
 @_reports_errors
 def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any) -> None:
     """Run a recipe file (for example recipes/ultrachat_200k.yaml)."""
+    from .recipes import load_recipe
+
     recipe = load_recipe(recipe_file)
     if inputs:
         recipe.inputs = list(inputs)
@@ -317,6 +327,8 @@ def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any
 @_reports_errors
 def card(folder: Path) -> None:
     """Rebuild the dataset card (README.md) and plots (assets/) of FOLDER from provenance.json and the data."""
+    from .cards import write_card
+
     if not (folder / "provenance.json").is_file():
         raise OutputError(f"{folder}: no provenance.json (is this a folder written by distill-data?)")
     with output_lock(folder):  # not while a run replaces it
@@ -339,6 +351,8 @@ def push(
 
     The token comes from HF_TOKEN or the stored login (`hf auth login`).
     """
+    from .hub import push as push_to_hub
+
     result = push_to_hub(
         folder, repo_id, private=private, revision=revision, commit_message=commit_message, dry_run=dry_run
     )
@@ -425,6 +439,8 @@ def _build(
     ray_address: str | None,
     resume: bool,
 ) -> None:
+    from .builder import build
+
     if ray_address is not None and engine != "ray":
         raise ConfigError("--ray-address needs --engine ray")
     try:

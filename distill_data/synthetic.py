@@ -12,6 +12,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from .presets import ASPECTS
+
 TOPICS = [
     "cross training",
     "compound interest",
@@ -172,12 +174,11 @@ UF_MODELS = [
     "ultralm-65b",
     "bard",
 ]
-UF_ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
 
 
 def _uf_annotations(rng: random.Random, quality: float) -> dict[str, Any]:
     annotations = {}
-    for aspect in UF_ASPECTS:
+    for aspect in ASPECTS:
         rating = "N/A" if rng.random() < 0.03 else str(min(5, max(1, round(quality + rng.gauss(0, 0.8)))))
         entry: dict[str, Any] = {"Rating": rating, "Rationale": f"The {aspect.replace('_', ' ')} is adequate."}
         if aspect in ("helpfulness", "truthfulness"):

@@ -15,22 +15,11 @@ from .cards import CardText
 from .errors import ConfigError
 from .kinds import DatasetKind
 from .plots import PREFERENCE_COLUMNS, preference_data
+from .presets import PRESET_NOTES, PRESETS
 from .processors import Binarize, Decontaminate, NearDedup, Processor, SourceFilter
 from .recipes import Recipe
 from .sources.ultrafeedback import UltraFeedbackSource
 from .splits import SplitConfig
-
-PRESETS = ("zephyr", "h4-2023", "argilla-clean")
-PRESET_NOTES = {
-    "zephyr": "score = mean of the four aspect ratings; rejected = a seeded uniform pick among the other "
-    "eligible completions (the Zephyr paper's method).",
-    "h4-2023": "reproduces the HuggingFaceH4/ultrafeedback_binarized revision that trained Zephyr-7B-beta: "
-    "score = overall_score (the critique score, which disagrees with the fine-grained ratings on many rows); "
-    "ties kept; rejected drawn with random.choice re-seeded before every row, so it depends on the position "
-    "only.",
-    "argilla-clean": "score = mean rating; rejected among strictly lower-scored completions (no ties); "
-    "TruthfulQA prompts removed (benchmark contamination).",
-}
 
 
 def binarize_steps(

@@ -8,8 +8,8 @@ Modules: ``data`` (reading the splits), ``render`` (tokenizing as TRL does), ``p
 
 from __future__ import annotations
 
-from .problems import KINDS
-from .report import CheckReport
-from .run import check_dataset
+from ..lazy import lazy_exports
 
-__all__ = ["KINDS", "CheckReport", "check_dataset"]
+_EXPORTS = {"KINDS": "problems", "CheckReport": "report", "check_dataset": "run"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

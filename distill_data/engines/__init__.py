@@ -9,11 +9,12 @@ the number of workers: ``local`` (processes on this machine) or ``ray`` (actors 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import pyarrow as pa
+if TYPE_CHECKING:  # the CLI reads ENGINES at start-up, before Arrow is imported
+    import pyarrow as pa
 
-from ..processors.base import Processor, StepStats
+    from ..processors.base import Processor, StepStats
 
 ENGINES = ("local", "ray")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..sources.ultrafeedback import ASPECTS
+from ..presets import ASPECTS
 from .client import ChatClient, RequestFailed
 from .endpoint import Endpoint
 from .generation import COMPLETION_TYPE

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import ConfigError
-from ..sources.ultrafeedback import ASPECTS  # the aspects binarize reads
+from ..presets import ASPECTS  # the aspects binarize reads
 
 RUBRIC_VERSION = "v1"
 

@@ -31,10 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..messages import MESSAGES_TYPE, as_list_array, turn_positions
+from ..presets import ASPECTS
 from .base import Processor, StepStats, record_drops
 from .prompt_id import prompt_id
 
-ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
 H4_MAX_DRAWS = 1000
 
 

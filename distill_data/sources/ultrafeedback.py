@@ -11,10 +11,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..presets import ASPECTS
 from .columnar import ColumnarReader
 from .rows import FieldProblem, RowSource, check_text, kind_of
 
-ASPECTS = ("helpfulness", "honesty", "instruction_following", "truthfulness")
 COMPLETION_TYPE = pa.struct(
     [("model", pa.string()), ("response", pa.string())]
     + [(aspect, pa.float64()) for aspect in ASPECTS]
