@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import TEST_DATA
 from helpers import dialogues
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+from langdetect.lang_detect_exception import LangDetectException
 
 from distill_data.processors import LanguageFilter, StepStats
 from distill_data.processors.language import detect_language, fasttext_language, plainly_english
@@ -109,3 +116,63 @@ def test_fast_screen_score_must_be_a_probability(score: float) -> None:
 
     with pytest.raises(ConfigError, match="fast_screen_min_score"):
         LanguageFilter(fast_screen_min_score=score)
+
+
+# --- The faster paths equal the rules they replace -------------------------------------------------------------
+
+
+def reference_detect_language(text: str, seed: int = 0) -> tuple[str | None, float]:
+    """langdetect itself, as detect_language called it before its estimation loop moved to numpy."""
+    if not any(ch.isalpha() for ch in text):
+        return None, 0.0
+    factory = _reference_factory()
+    factory.seed = seed
+    detector = factory.create()
+    detector.append(text)
+    try:
+        best = detector.get_probabilities()[0]
+    except (LangDetectException, IndexError):
+        return None, 0.0
+    return best.lang, float(best.prob)
+
+
+@functools.cache
+def _reference_factory() -> DetectorFactory:
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    return factory
+
+
+def _varied_prompts(n: int) -> list[str]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from varied_corpus import varied_ultrachat_rows
+
+    return [row["data"][0] for row in varied_ultrachat_rows(n, seed=3)]
+
+
+def test_detect_language_equals_langdetect() -> None:
+    """Same language and the same probability, to the last bit, on every kind of prompt the filter sees."""
+    texts = [
+        *FOREIGN_PROMPTS,
+        *[p for p in _varied_prompts(3000) if not plainly_english(p)][:400],
+        *real_prompts()[:60],
+        "Are you conscious?",
+        "ok",
+        "x",
+        "12345 + 678",
+        "",
+        "https://example.com/only-a-url me@example.com",
+        "ÀÉÎÕÜ ñ ç ß",
+        "Tiếng Việt có dấu",
+        "Hello there. Привет. 你好。مرحبا",
+        "CAPITALS ONLY HERE FOR A WHILE",
+    ]
+    for seed in (0, 7):
+        for text in texts:
+            assert detect_language(text[:1000], seed) == reference_detect_language(text[:1000], seed), text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcdeéñßxyz ABC.,'ąłżчшщαβγ中文ひらがな한글 \n")), max_size=80))
+def test_detect_language_equals_langdetect_on_any_text(text: str) -> None:
+    assert detect_language(text) == reference_detect_language(text)
