@@ -165,7 +165,7 @@ def model_ultrachat(value: Any) -> dict[str, Any]:
     turns = [_text(turn) for turn in data]
     row_id = value.get("id")
     if row_id is not None:
-        row_id = str(row_id) if type(row_id) is int else _text(row_id)
+        row_id = _text(row_id)  # a number is refused, as NaN is
     return {
         "id": row_id,
         "messages": [{"content": t, "role": ("user", "assistant")[i % 2]} for i, t in enumerate(turns)],
@@ -486,7 +486,7 @@ GOOD_TURNS = [
 ]
 ULTRACHAT_LINES: list[tuple[bytes, str | None]] = [
     (b"\xef\xbb\xbf" + json.dumps({"id": "0", "data": GOOD_TURNS[0]}).encode() + b"\r\n", None),
-    (json.dumps({"id": 1, "data": GOOD_TURNS[1]}, ensure_ascii=False).encode() + b"\n", None),
+    (json.dumps({"id": "1", "data": GOOD_TURNS[1]}, ensure_ascii=False).encode() + b"\n", None),
     (json.dumps({"id": "2", "data": ["q", 7]}).encode() + b"\n", "data[1]"),
     (json.dumps({"id": "3", "data": GOOD_TURNS[2], "extra": {"x": [1, None]}}).encode() + b"\n", None),
     (b'{"id": "4", "data": ["bad \\ud83d", "x"]}\n', "data[0]"),

@@ -18,13 +18,14 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from ..errors import ConfigError
+from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
+from ..sources.inputs import missing_path
 
 SplitKind = Literal["sft", "preference", "generation"]
 # The columns a check can read: the conversations, the prompt (compared with the first user turn) and row ids.
 COLUMNS = ("messages", "chosen", "rejected", "prompt", "prompt_id", "id")
 DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
 _SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}$")
-_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 
 
 @dataclass
@@ -59,10 +60,10 @@ def load_splits(source: str | Path, only: tuple[str, ...] | list[str] = ()) -> l
         tables = _folder(path)
     elif path.is_file():
         tables = {split_name(path): [_read_file(path)]}
-    elif _HUB_ID.match(str(source)) and not str(source).startswith((".", "/")):
+    elif looks_like_hub_id(str(source), split=False, bare=True):
         tables = _hub(str(source), tuple(only))
     else:
-        raise ConfigError(f"{source}: no such file or folder (and not a Hub dataset id)")
+        raise ConfigError(f"{source}: {missing_path(path)} (and not a Hub dataset id)")
     if only:
         unknown = [name for name in only if name not in tables]
         if unknown:
@@ -118,13 +119,18 @@ def _hub(dataset_id: str, only: tuple[str, ...]) -> dict[str, list[pa.Table]]:
     import datasets
 
     datasets.disable_progress_bars()
+    unreachable = hub_unreachable(dataset_id)
+    if unreachable is not None:
+        raise ConfigError(f"hub:{dataset_id}: {unreachable}")
     try:
         if only:
             loaded = {name: datasets.load_dataset(dataset_id, split=name) for name in only}
         else:
             loaded = dict(datasets.load_dataset(dataset_id))
     except Exception as exc:  # the Hub client raises many kinds; all mean "cannot read it"
-        raise ConfigError(f"hub:{dataset_id}: could not load this Hub dataset: {exc}") from None
+        raise ConfigError(
+            f"hub:{dataset_id}: {offline_failure(exc) or f'could not load this Hub dataset: {exc}'}"
+        ) from None
     out = {}
     for name, split in loaded.items():
         table = split.data.table

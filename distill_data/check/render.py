@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
 
 Conversation = list[dict[str, Any]]
 
@@ -42,12 +43,17 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
     except ImportError:
         raise ConfigError("distill-data check needs transformers: pip install 'distill-data[train]'") from None
     text = str(name_or_path)
-    if not Path(text).exists() and (Path(text).is_absolute() or text.startswith(".") or text.count("/") > 1):
-        raise ConfigError(f"--tokenizer {text}: no such folder (and not a Hub id)")
+    if not Path(text).exists():
+        if not looks_like_hub_id(text, split=False, bare=True):
+            raise ConfigError(f"--tokenizer {text}: no such folder (and not a Hub id)")
+        unreachable = hub_unreachable(text, "model")
+        if unreachable is not None:
+            raise ConfigError(f"--tokenizer {text}: {unreachable}")
     try:
         return AutoTokenizer.from_pretrained(text)
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"--tokenizer {name_or_path}: cannot load a tokenizer: {exc}") from None
+        reason = offline_failure(exc) or f"cannot load a tokenizer: {exc}"
+        raise ConfigError(f"--tokenizer {name_or_path}: {reason}") from None
 
 
 def resolve_template(template: str) -> str:

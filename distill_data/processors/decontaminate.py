@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from ..errors import ConfigError, InputError
 from ..messages import as_list_array
 from ..sources.compressed import compression_of, data_suffix
+from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
 from ..sources.inputs import LocalFile, lone_surrogate, read_records
 from .base import Filter
 
@@ -83,15 +84,18 @@ def load_benchmark(spec: str) -> tuple[str, list[str]]:
             rows = _json_rows(path)
         else:
             raise InputError("unsupported benchmark file type; use .jsonl, .json, .csv or .parquet", file=spec)
-    elif re.match(r"^[\w.-]+/[\w.-]+(:[\w.-]+)?$", spec):
+    elif looks_like_hub_id(spec):
         import datasets
 
         repo_id, _, split = spec.partition(":")
         name = repo_id
+        unreachable = hub_unreachable(repo_id)
+        if unreachable is not None:
+            raise InputError(unreachable, file=spec)
         try:
             rows = list(datasets.load_dataset(repo_id, split=split or "test"))
         except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
-            raise InputError(f"could not load this benchmark: {exc}", file=spec) from None
+            raise InputError(offline_failure(exc) or f"could not load this benchmark: {exc}", file=spec) from None
     else:
         raise InputError("no such benchmark file or Hub id", file=spec)
     prompts = [prompt for row in rows for prompt in _prompts_of(row)]

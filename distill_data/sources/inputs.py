@@ -9,10 +9,11 @@ caller decides between stopping and setting the row aside. JSON and JSON Lines f
 from __future__ import annotations
 
 import codecs
+import errno
 import glob
 import hashlib
 import json
-import re
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .compressed import COMPRESSIONS, READ_ERRORS, compression_of, data_suffix, open_binary
+from .hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".parquet")
 COMPRESSIBLE_SUFFIXES = (".jsonl", ".json")
 SUPPORTED_TYPES = ", ".join(SUPPORTED_SUFFIXES) + f" (JSON also compressed: {', '.join(COMPRESSIONS)})"
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(?::[\w.-]+)?$")
+# What distill-data writes or keeps beside an output: never read as input when found inside a folder input.
+PROVENANCE = "provenance.json"
+FEEDBACK_CACHE = "requests.sqlite"
 
 
 def display_path(path: Path) -> str:
@@ -62,10 +66,10 @@ class HubDataset:
         return f"hub:{self.repo_id}"
 
     def describe(self) -> dict[str, Any]:
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi, constants
 
         try:
-            revision = HfApi().dataset_info(self.repo_id).sha
+            revision = HfApi().dataset_info(self.repo_id, timeout=constants.HF_HUB_ETAG_TIMEOUT).sha
         except Exception:  # the data was read; a missing revision should not fail the run
             revision = None
         return {"hub": self.repo_id, "split": self.split, "revision": revision}
@@ -95,27 +99,57 @@ def resolve_inputs(specs: list[str] | tuple[str, ...]) -> list[InputRef]:
         if path.is_file():
             refs.append(LocalFile(_supported(path)))
         elif path.is_dir():
-            root = _data_root(path)
-            files = sorted(p for p in root.rglob("*") if p.is_file() and _is_data_file(p.relative_to(root)))
-            if not files:
-                raise InputError(f"folder has no {SUPPORTED_TYPES} files", file=spec)
-            refs.extend(LocalFile(p) for p in files)
+            refs.extend(LocalFile(p) for p in _folder_files(path, spec))
         elif glob.has_magic(spec):
             matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
             if not matches:
                 raise InputError("no file matches this pattern", file=spec)
             refs.extend(LocalFile(_supported(p)) for p in matches)
-        elif _HUB_ID.match(spec) and not spec.startswith((".", "/")):
+        elif looks_like_hub_id(spec):
             repo_id, _, split = spec.partition(":")
             refs.append(HubDataset(repo_id, split or "train"))
         else:
-            raise InputError("no such file or folder", file=spec)
+            raise InputError(missing_path(path), file=spec)
     return refs
 
 
-def _data_root(folder: Path) -> Path:
-    """Where a folder's rows are: ``data/`` in an output of this toolkit (not its provenance.json or assets/)."""
-    return folder / "data" if (folder / "provenance.json").is_file() and (folder / "data").is_dir() else folder
+def missing_path(path: Path) -> str:
+    """Why a path that is neither a file nor a folder cannot be read: usually it does not exist."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop (a symbolic link that leads back to itself)"
+    return "no such file or folder"
+
+
+def _folder_files(folder: Path, spec: str) -> list[Path]:
+    """The supported files under ``folder``, sorted. In an output of this toolkit only its ``data/`` is read (not
+    its provenance.json, assets/ or rejects.jsonl); outputs, staging folders and request caches of this toolkit
+    inside the folder are skipped, so a run writing into its input folder never reads its own output back."""
+    is_output = (folder / PROVENANCE).is_file()
+    root = folder / "data" if is_output else folder
+    files: list[Path] = []
+    outputs: list[str] = []
+    for parent, subfolders, names in os.walk(root):
+        here = Path(parent)
+        kept = []
+        for name in sorted(subfolders):
+            if (here / name / PROVENANCE).is_file():
+                outputs.append(display_path((here / name).relative_to(folder)))
+            elif not (name.startswith(".") or (name.endswith(".cache") and (here / name / FEEDBACK_CACHE).is_file())):
+                kept.append(name)  # hidden folders include the staging folders of runs (.OUT.tmp-*, .OUT.partial)
+        subfolders[:] = kept
+        files.extend(here / name for name in names if _is_data_file((here / name).relative_to(root)))
+    files = sorted(f for f in files if f.is_file())
+    if not files:
+        reason = f"folder has no {SUPPORTED_TYPES} files"
+        if is_output:
+            reason = f"an output of distill-data with no {SUPPORTED_TYPES} files in its data/ folder"
+        elif outputs:
+            reason += f" (outputs of distill-data inside it are not read: {', '.join(outputs[:3])}; name their data/)"
+        raise InputError(reason, file=spec)
+    return files
 
 
 def _is_data_file(relative: Path) -> bool:
@@ -222,9 +256,15 @@ def _line_record(label: str, number: int, line: bytes) -> Iterator[RawRecord]:
     try:
         yield RawRecord(label, where, value=_loads(text), raw=raw)
     except json.JSONDecodeError as exc:
-        yield RawRecord(label, where, error=f"invalid JSON: {exc.msg} at column {exc.colno}", raw=raw)
+        yield RawRecord(label, where, error=_json_error(exc), raw=raw)
     except _JSONLimit as exc:
         yield RawRecord(label, where, error=str(exc), raw=raw)
+
+
+def _json_error(exc: json.JSONDecodeError) -> str:
+    """``invalid JSON: REASON at column N``; some of json's reasons already end in "at" ("Unterminated string
+    starting at", "Invalid control character at")."""
+    return f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
 
 
 class _JSONLimit(ValueError):
@@ -270,7 +310,7 @@ def _read_json(path: Path) -> Iterator[RawRecord]:
         if exc.msg == "Extra data":
             yield from jsonl_records(path)
         else:
-            yield RawRecord(label, f"line {exc.lineno}", error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+            yield RawRecord(label, f"line {exc.lineno}", error=_json_error(exc))
         return
     except _JSONLimit as exc:
         yield RawRecord(label, None, error=str(exc))
@@ -327,25 +367,30 @@ def batch_records(label: str, batch: pa.RecordBatch | pa.Table, first: int) -> I
 
 
 def _read_hub(ref: HubDataset) -> Iterator[RawRecord]:
-    import datasets
-
     try:
-        rows = datasets.load_dataset(ref.repo_id, split=ref.split, streaming=True)
-        for number, value in enumerate(rows, start=1):
+        for number, value in enumerate(_hub_rows(ref), start=1):
             yield RawRecord(ref.label, f"row {number}", value=value)
     except _HUB_ERRORS as exc:
-        raise InputError(f"could not load this Hub dataset: {exc}", file=ref.label) from exc
+        raise InputError(offline_failure(exc) or f"could not load this Hub dataset: {exc}", file=ref.label) from exc
 
 
 def hub_tables(ref: HubDataset, batch_rows: int) -> Iterator[pa.Table]:
     """The Hub dataset's rows as Arrow tables of ``batch_rows`` rows (the columns as `datasets` typed them)."""
+    try:
+        yield from _hub_rows(ref).with_format("arrow").iter(batch_size=batch_rows)
+    except _HUB_ERRORS as exc:
+        raise InputError(offline_failure(exc) or f"could not load this Hub dataset: {exc}", file=ref.label) from exc
+
+
+def _hub_rows(ref: HubDataset) -> Any:
+    """The dataset streamed by `datasets`, once one quick request has shown that the Hub answers (its own retries
+    take half a minute to give up on a dead network)."""
     import datasets
 
-    try:
-        rows = datasets.load_dataset(ref.repo_id, split=ref.split, streaming=True).with_format("arrow")
-        yield from rows.iter(batch_size=batch_rows)
-    except _HUB_ERRORS as exc:
-        raise InputError(f"could not load this Hub dataset: {exc}", file=ref.label) from exc
+    unreachable = hub_unreachable(ref.repo_id)
+    if unreachable is not None:
+        raise InputError(unreachable, file=ref.label)
+    return datasets.load_dataset(ref.repo_id, split=ref.split, streaming=True)
 
 
 _HUB_ERRORS = (FileNotFoundError, ConnectionError, ValueError, OSError)

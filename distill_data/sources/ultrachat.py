@@ -16,8 +16,9 @@ ROLES = ("user", "assistant")
 def convert_row(value: Any) -> dict[str, Any]:
     """One raw row to ``{"id", "messages"}``; roles alternate by position, user first.
 
-    ``id`` may be a string or an integer (kept as its decimal string) or absent; ``data`` must be a
-    non-empty list of strings. Empty strings pass here: the structure filter counts them.
+    ``id`` is a string, as in UltraChat, or absent (null): a number (``7``, ``7.5``, ``NaN``) is refused, one rule
+    rather than some numbers converted and others not. ``data`` must be a non-empty list of strings. Empty strings
+    pass here: the structure filter counts them.
     """
     if not isinstance(value, dict):
         raise FieldProblem("(row)", f"expected a JSON object, got {kind_of(value)}")
@@ -33,14 +34,18 @@ def convert_row(value: Any) -> dict[str, Any]:
             raise FieldProblem(f"data[{i}]", f"turn is not a string (got {kind_of(turn)})")
         check_text(turn, f"data[{i}]")
     row_id = value.get("id")
-    if row_id is not None and not isinstance(row_id, str):
-        if isinstance(row_id, int) and not isinstance(row_id, bool):
-            row_id = str(row_id)
-        else:
-            raise FieldProblem("id", f"expected a string, got {kind_of(row_id)}")
     if row_id is not None:
+        if not isinstance(row_id, str):
+            raise FieldProblem("id", f'expected a string, got {_value(row_id)} (UltraChat ids are text, such as "7")')
         check_text(row_id, "id")
     return {"id": row_id, "messages": [{"content": turn, "role": ROLES[i % 2]} for i, turn in enumerate(data)]}
+
+
+def _value(value: Any) -> str:
+    """The kind of a wrong ``id``, with a number shown (``int 7``, ``float nan``)."""
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and value.bit_length() < 64):
+        return f"{kind_of(value)} {value}"
+    return kind_of(value)
 
 
 class UltraChatSource(RowSource):

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
+from ..sources.inputs import missing_path
 from .recipe import DatasetSpec, Stage
 
 COLUMNS: dict[str, tuple[str, ...]] = {"sft": ("messages",), "dpo": ("chosen", "rejected")}
@@ -28,11 +30,17 @@ def _load_split(spec: DatasetSpec, split: str) -> Any:
                 available = sorted({p.name.split("-")[0] for p in (Path(source) / "data").glob("*.parquet")})
                 raise InputError(f"no split '{split}' (splits: {', '.join(available) or 'none'})", file=source)
             return datasets.Dataset.from_parquet([str(f) for f in files])
+        if not Path(source).exists():
+            if not looks_like_hub_id(source, split=False, bare=True):
+                raise InputError(missing_path(Path(source)), file=source)
+            unreachable = hub_unreachable(source)
+            if unreachable is not None:
+                raise InputError(unreachable, file=source)
         return datasets.load_dataset(source, split=split, revision=spec.revision)
     except InputError:
         raise
     except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
-        raise InputError(f"could not load split '{split}': {exc}", file=source) from None
+        raise InputError(offline_failure(exc) or f"could not load split '{split}': {exc}", file=source) from None
 
 
 def load_mixture(specs: list[DatasetSpec], stage: Stage, seed: int) -> tuple[Any, Any | None]:
