@@ -41,9 +41,9 @@ def check_output(output: Path, *, overwrite: bool, force: bool = False, inputs: 
     ``force`` lets a non-empty folder that is not an earlier distill-data output be replaced (and deleted).
     """
     output = Path(output).expanduser()
+    resolved = _resolved(output)
     if output.exists() and not output.is_dir():
         raise OutputError(f"{output}: exists and is not a folder")
-    resolved = output.resolve()
     _refuse_protected(output, resolved)
     _refuse_input_inside(output, resolved, inputs)
     if resolved.is_dir() and _is_mount_point(resolved):
@@ -71,9 +71,9 @@ def check_model_output(output: Path, *, force: bool = False, inputs: Iterable[st
     input (see :func:`check_output`), or a non-empty folder that is not an earlier training output, whose files
     (a README.md, a config.json) the saved model would overwrite, unless ``force``."""
     output = Path(output).expanduser()
+    resolved = _resolved(output)
     if output.exists() and not output.is_dir():
         raise OutputError(f"{output}: exists and is not a folder")
-    resolved = output.resolve()
     _refuse_protected(output, resolved)
     _refuse_input_inside(output, resolved, inputs)
     if force or not resolved.is_dir() or not any(resolved.iterdir()):
@@ -83,6 +83,13 @@ def check_model_output(output: Path, *, force: bool = False, inputs: Iterable[st
             f"{output}: is not empty and holds no earlier training output, whose files the model would overwrite; "
             f"choose an empty or new output_dir, or add {FORCE_FLAG}"
         )
+
+
+def _resolved(output: Path) -> Path:
+    try:
+        return output.resolve()
+    except (OSError, RuntimeError):  # Python before 3.13 raises RuntimeError for a loop
+        raise OutputError(f"{output}: symlink loop (a symbolic link that leads back to itself)") from None
 
 
 def _refuse_protected(output: Path, resolved: Path) -> None:
@@ -116,7 +123,11 @@ def _local_paths(spec: str) -> list[Path]:
         path = Path(*path.parts[:first_wildcard]) if first_wildcard else Path(".")
     elif not os.path.lexists(path):
         return []
-    return [Path(os.path.abspath(path)), path.resolve()]
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: the input reader names it
+        resolved = Path(os.path.abspath(path))
+    return [Path(os.path.abspath(path)), resolved]
 
 
 def _refuse_foreign(output: Path, resolved: Path) -> None:

@@ -315,3 +315,11 @@ def test_training_never_saves_over_its_data_or_a_folder_of_other_files(tmp_path:
     code, message = invoke(*common, "--set", f"training.output_dir={mine}")
     assert code == 1 and "holds no earlier training output" in message and "--force-overwrite" in message
     assert (mine / "README.md").read_text() == "my notes"
+
+
+def test_an_output_that_is_a_symlink_loop_is_named_so(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [GOOD, GOOD2])
+    (tmp_path / "out").symlink_to(tmp_path / "out")
+    code, message = ultrachat(source, tmp_path / "out", "--overwrite")
+    assert code == 1 and "symlink loop" in message
+    assert (tmp_path / "out").is_symlink()
