@@ -20,15 +20,16 @@ from .base import Processor, StepStats
 
 
 def rewrite_matching(contents: pa.Array, pattern: str, rewrite: Callable[[str], str]) -> pa.Array:
-    """``rewrite`` applied to the strings that match ``pattern`` (a polars/Rust regex); others are kept."""
-    series = pl.Series(contents)
-    candidates = series.str.contains(pattern).fill_null(False)
+    """``rewrite`` applied to the strings that match ``pattern`` (a polars/Rust regex); others are kept.
+
+    Only the matching strings become Python objects; their new values are put back in place by Arrow.
+    """
+    candidates = pl.Series(contents).str.contains(pattern).fill_null(False)
     if not candidates.any():
         return contents
-    values = series.to_list()
-    for i in candidates.arg_true().to_list():
-        values[i] = rewrite(values[i])
-    return pa.array(values, pa.string())
+    mask = pa.array(candidates.to_numpy())
+    rewritten = [rewrite(text) for text in contents.filter(mask).to_pylist()]
+    return pc.replace_with_mask(contents, mask, pa.array(rewritten, contents.type))
 
 
 @dataclass
