@@ -18,6 +18,27 @@ settings.register_profile("ci", max_examples=25, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=2_000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Slow end-to-end suites (training, notebooks, benchmark scripts, Ray, a model server): marked `slow`, left out of
+# the default run (`python -m pytest -q`, see pyproject.toml) and run by .ci/run as its own mandatory step
+# (`python -m pytest -q -m slow`). Both steps together are the whole suite.
+SLOW_MODULES = frozenset(
+    {
+        "test_benchmarks.py",
+        "test_feedback_serve.py",
+        "test_notebooks.py",
+        "test_ray_engine.py",
+        "test_train.py",
+        "test_train_push.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
 REAL_ULTRACHAT = TEST_DATA / "ultrachat_raw.jsonl"
