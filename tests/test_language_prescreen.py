@@ -20,6 +20,7 @@ from distill_data.processors import LanguageFilter, StepStats
 from distill_data.processors.language import (
     LOWERS_TO_ASCII,
     detect_language,
+    detect_languages,
     fasttext_language,
     plainly_english,
     plainly_english_mask,
@@ -67,8 +68,8 @@ def test_prescreen_is_counted_and_can_be_turned_off(monkeypatch: pytest.MonkeyPa
     calls: list[str] = []
     import distill_data.processors.language as language
 
-    real = language.detect_language
-    monkeypatch.setattr(language, "detect_language", lambda text, seed=0: calls.append(text) or real(text, seed))
+    real = language.detect_languages
+    monkeypatch.setattr(language, "detect_languages", lambda texts, seed=0: calls.extend(texts) or real(texts, seed))
     stats = StepStats("language_filter")
     LanguageFilter(prescreen=False, fast_screen=False).process(table, stats)
     assert len(calls) == 2 and stats.counters["prescreened"] == 0
@@ -93,14 +94,14 @@ def test_fast_screen_only_keeps_and_every_drop_is_langdetects(monkeypatch: pytes
     import distill_data.processors.language as language
 
     asked: list[str] = []
-    real = language.detect_language
-    monkeypatch.setattr(language, "detect_language", lambda text, seed=0: asked.append(text) or real(text, seed))
+    real = language.detect_languages
+    monkeypatch.setattr(language, "detect_languages", lambda texts, seed=0: asked.extend(texts) or real(texts, seed))
     table = dialogues(*[[text, "Oui."] for text in FOREIGN_PROMPTS])
     stats = StepStats("language_filter")
     assert LanguageFilter().process(table, stats).num_rows == 0
     assert asked == list(FOREIGN_PROMPTS) and stats.counters["fast_screened"] == 0
     # Asked for French, the screen keeps the French prompts and langdetect never runs for them.
-    french = [text for text in FOREIGN_PROMPTS if real(text)[0] == "fr"]
+    french = [text for text in FOREIGN_PROMPTS if detect_language(text)[0] == "fr"]
     asked.clear()
     kept = LanguageFilter(languages=("fr",)).process(dialogues(*[[text, "Oui."] for text in french]), StepStats("x"))
     assert kept.num_rows == len(french) and asked == []
@@ -174,9 +175,12 @@ def test_detect_language_equals_langdetect() -> None:
         "Hello there. Привет. 你好。مرحبا",
         "CAPITALS ONLY HERE FOR A WHILE",
     ]
+    texts = [text[:1000] for text in texts]
     for seed in (0, 7):
-        for text in texts:
-            assert detect_language(text[:1000], seed) == reference_detect_language(text[:1000], seed), text
+        expected = [reference_detect_language(text, seed) for text in texts]
+        assert detect_languages(texts, seed) == expected  # all texts in lockstep
+        assert [detect_language(text, seed) for text in texts[:150]] == expected[:150]  # one at a time
+        assert detect_languages(texts[:10], seed) == expected[:10]  # a few: one at a time
 
 
 @settings(max_examples=150, deadline=None)
