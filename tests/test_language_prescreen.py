@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import TEST_DATA
@@ -276,3 +277,14 @@ def _reference_classify(step: LanguageFilter, table: pa.Table) -> tuple[list, li
         elif lang not in step.languages:
             reasons[row], details[row] = "wrong_language", f"{lang} (p={prob:.2f})"
     return reasons, details, screened
+
+
+def test_profiles_equal_langdetects() -> None:
+    """The matrix holds, bit for bit, the probabilities langdetect's factory computes, in its row and column order."""
+    from distill_data.processors.language import _profiles
+
+    factory, matrix = _profiles()
+    reference = _reference_factory()
+    assert factory.langlist == reference.langlist
+    assert list(factory.word_lang_prob_map) == list(reference.word_lang_prob_map)
+    assert matrix.tobytes() == np.array(list(reference.word_lang_prob_map.values())).tobytes()
