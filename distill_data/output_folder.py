@@ -41,11 +41,7 @@ def check_output(output: Path, *, overwrite: bool, force: bool = False, inputs: 
     ``force`` lets a non-empty folder that is not an earlier distill-data output be replaced (and deleted).
     """
     output = Path(output).expanduser()
-    resolved = _resolved(output)
-    if output.exists() and not output.is_dir():
-        raise OutputError(f"{output}: exists and is not a folder")
-    _refuse_protected(output, resolved)
-    _refuse_input_inside(output, resolved, inputs)
+    resolved = _never_replaced(output, inputs)
     if resolved.is_dir() and _is_mount_point(resolved):
         raise OutputError(
             f"{output}: is a mount point (a volume?), which a run cannot replace as a whole; "
@@ -71,11 +67,7 @@ def check_model_output(output: Path, *, force: bool = False, inputs: Iterable[st
     input (see :func:`check_output`), or a non-empty folder that is not an earlier training output, whose files
     (a README.md, a config.json) the saved model would overwrite, unless ``force``."""
     output = Path(output).expanduser()
-    resolved = _resolved(output)
-    if output.exists() and not output.is_dir():
-        raise OutputError(f"{output}: exists and is not a folder")
-    _refuse_protected(output, resolved)
-    _refuse_input_inside(output, resolved, inputs)
+    resolved = _never_replaced(output, inputs)
     if force or not resolved.is_dir() or not any(resolved.iterdir()):
         return
     if not any((resolved / name).exists() for name in TRAINING_MARKERS) and not any(resolved.glob("checkpoint-*")):
@@ -85,11 +77,17 @@ def check_model_output(output: Path, *, force: bool = False, inputs: Iterable[st
         )
 
 
-def _resolved(output: Path) -> Path:
+def _never_replaced(output: Path, inputs: Iterable[str | Path]) -> Path:
+    """Refuse what no flag allows: a file, a protected folder, a folder holding an input. The resolved path."""
     try:
-        return output.resolve()
+        resolved = output.resolve()
     except (OSError, RuntimeError):  # Python before 3.13 raises RuntimeError for a loop
         raise OutputError(f"{output}: symlink loop (a symbolic link that leads back to itself)") from None
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output}: exists and is not a folder")
+    _refuse_protected(output, resolved)
+    _refuse_input_inside(output, resolved, inputs)
+    return resolved
 
 
 def _refuse_protected(output: Path, resolved: Path) -> None:
@@ -100,7 +98,7 @@ def _refuse_protected(output: Path, resolved: Path) -> None:
     if resolved in protected:
         raise OutputError(
             f"{output}: refusing to write the output over {resolved} (the root, home or current folder, or a "
-            "folder above one of them); choose a new folder for --output"
+            "folder above one of them); choose a new output folder"
         )
 
 
@@ -110,7 +108,7 @@ def _refuse_input_inside(output: Path, resolved: Path, inputs: Iterable[str | Pa
             if path == resolved or resolved in path.parents:
                 raise OutputError(
                     f"{output}: holds the input {spec}, which replacing the folder would delete; "
-                    "choose another --output"
+                    "choose another output folder"
                 )
 
 
