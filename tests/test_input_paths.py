@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import BUNDLED_SAMPLE, write_jsonl
+from conftest import BUNDLED_SAMPLE, REPO, write_jsonl
 
 from distill_data.check.data import load_splits
 from distill_data.cli import cli
@@ -193,8 +193,17 @@ HUB_COMMANDS = {
     ),
     "check data": lambda tmp: ("check", "owner/data", "--tokenizer", "owner/tok", "--no-progress"),
     "check tokenizer": lambda tmp: ("check", _messages_file(tmp), "--tokenizer", "owner/tok", "--no-progress"),
+    "train model": lambda tmp: (
+        *("train", "sft", "--recipe", REPO / "recipes" / "smoke" / "sft.yaml", "--set", "model.init=null"),
+        *("--set", "model.name_or_path=owner/model", "--set", f"training.output_dir={tmp / 'model'}"),
+    ),
 }
-WHO = {"hub input": "hub:owner/chat", "benchmark": "owner/bench", "check data": "hub:owner/data"}
+WHO = {
+    "hub input": "hub:owner/chat",
+    "benchmark": "owner/bench",
+    "check data": "hub:owner/data",
+    "train model": "model.name_or_path owner/model",
+}
 
 
 @pytest.mark.parametrize("command", list(HUB_COMMANDS))

@@ -31,6 +31,7 @@ DATA_FILE_SUFFIXES = (
     ".tar",
     ".lz4",
 )
+OFFLINE_MISS = "cannot reach the Hugging Face Hub (offline: HF_HUB_OFFLINE=1), and it is not in the local cache"
 _PART = r"\w(?:[\w.-]*\w)?"  # as on the Hub: word characters, "." and "-", not first or last
 _ID = re.compile(rf"^(?:(?P<owner>{_PART})/)?(?P<name>{_PART})(?::(?P<split>[\w.-]+))?$")
 
@@ -85,7 +86,7 @@ def offline_failure(exc: BaseException) -> str | None:
         seen.add(id(error))
         # OfflineModeIsEnabled is a ConnectionError; `datasets` names it in a ConnectionError of its own
         if isinstance(error, (ConnectionError, LocalEntryNotFoundError)):
-            return "cannot reach the Hugging Face Hub (offline: HF_HUB_OFFLINE=1), and it is not in the local cache"
+            return OFFLINE_MISS
         error = error.__cause__ or error.__context__
     return None
 

@@ -6,9 +6,11 @@ recipe's own data, so nothing is downloaded. Either way the tokenizer gets the r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DistillDataError
+from ..sources.hub_ids import OFFLINE_MISS, hub_unreachable, looks_like_hub_id
 from .chat_template import ZEPHYR_SPECIAL_TOKENS, resolve
 from .recipe import ModelSpec
 
@@ -31,6 +33,25 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
     return PreTrainedTokenizerFast(
         tokenizer_object=core, additional_special_tokens=list(ZEPHYR_SPECIAL_TOKENS), **SPECIAL_TOKENS
     )
+
+
+def check_reachable(spec: ModelSpec) -> None:
+    """A pretrained model that is neither a folder here nor reachable on the Hub fails at once, before the data is
+    read, not after a minute of retries."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    name_or_path = str(spec.name_or_path)
+    if spec.init is not None or Path(name_or_path).exists():
+        return
+    if not looks_like_hub_id(name_or_path, split=False, bare=True):
+        raise ConfigError(f"model.name_or_path {name_or_path}: no such folder (and not a Hub id)")
+    unreachable = hub_unreachable(name_or_path, "model")
+    if unreachable is None and constants.HF_HUB_OFFLINE:
+        cached = try_to_load_from_cache(name_or_path, "config.json", revision=spec.revision)
+        if not isinstance(cached, str):
+            unreachable = OFFLINE_MISS
+    if unreachable is not None:
+        raise DistillDataError(f"model.name_or_path {name_or_path}: {unreachable}")
 
 
 def load_tokenizer(spec: ModelSpec, chat_template: str, texts: list[str] | None = None) -> Any:

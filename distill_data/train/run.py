@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..output_folder import check_model_output, output_lock
 from .data import load_mixture, texts
 from .metrics import JsonlMetrics
-from .model import load_model, load_tokenizer
+from .model import check_reachable, load_model, load_tokenizer
 from .recipe import TrainRecipe, load_train_recipe
 
 
@@ -61,6 +61,7 @@ def train(recipe: TrainRecipe, force_overwrite: bool = False) -> TrainResult:
 def _train(recipe: TrainRecipe) -> TrainResult:
     from trl import DPOTrainer, SFTTrainer
 
+    check_reachable(recipe.model)
     train_data, eval_data = load_mixture(recipe.datasets, recipe.stage, recipe.seed)  # columns checked here
     config = build_config(recipe)
     corpus = texts(train_data, recipe.stage) if recipe.model.init is not None else None  # a tokenizer to train
