@@ -81,9 +81,11 @@ def push(
     if dry_run:
         return PushResult(repo_id, branch, sizes, dry_run=True)
 
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
+    if constants.HF_HUB_OFFLINE:
+        raise HubError("HF_HUB_OFFLINE=1 is set: a push needs the Hub (unset it to push)")
     token = token or get_token()
     if not token:
         raise HubError("no Hugging Face token: set HF_TOKEN or log in with `hf auth login`")
@@ -112,11 +114,14 @@ def push(
 
 
 def _check_write_access(api: Any, retries: int, backoff: float) -> None:
+    """The first request: a Hub that does not answer at all (no network, a wrong HF_ENDPOINT) fails at once; a
+    busy one (429, 5xx) is retried like any other request."""
     who = _retrying(
         api.whoami,
         retries,
         backoff,
         refused="the Hugging Face token was rejected (HTTP {status}): log in again or set HF_TOKEN",
+        retry_unreachable=False,
     )
     role = ((who.get("auth") or {}).get("accessToken") or {}).get("role")
     if role == "read":
@@ -128,8 +133,10 @@ def _retrying(
     retries: int,
     backoff: float,
     refused: str = "the Hub refused the request (HTTP {status}): does the token have write access to this repository?",
+    retry_unreachable: bool = True,
 ) -> T:
-    """Run ``operation``, retrying transient failures with exponential backoff; others raise :class:`HubError`."""
+    """Run ``operation``, retrying transient failures with exponential backoff (a connection that fails, only
+    where ``retry_unreachable``); others raise :class:`HubError`."""
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
     for attempt in range(retries + 1):
@@ -148,7 +155,7 @@ def _retrying(
         except Exception as exc:
             if not _is_transport_error(exc):
                 raise
-            if attempt < retries:
+            if attempt < retries and retry_unreachable:
                 time.sleep(backoff * 2**attempt)
                 continue
             raise HubError(f"could not reach the Hub: {exc.__class__.__name__}: {exc}") from None

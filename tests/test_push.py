@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -230,3 +233,22 @@ def test_push_killed_mid_upload_leaves_the_remote_as_it_was_and_can_be_rerun(
     assert again.returncode == 0, again.stderr
     assert len(hub.commits(REPO_ID)) == len(before) + 1
     assert load_remote(hub, tmp_path, REPO_ID) == local_splits(datasets_built["v2"])
+
+
+@pytest.mark.parametrize("network", ["offline", "refused"])
+def test_a_hub_out_of_reach_fails_in_seconds(datasets_built: dict[str, Path], tmp_path: Path, network: str) -> None:
+    """No network or HF_HUB_OFFLINE=1: one line at once, not half a minute of retries (busy answers, 429 and 5xx,
+    are still retried: test_transient_errors_are_retried)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    server = SimpleNamespace(url=closed)
+    env = env_for(server, tmp_path, WRITE_TOKEN) | ({"HF_HUB_OFFLINE": "1"} if network == "offline" else {})
+    started = time.monotonic()
+    command = [sys.executable, "-m", "distill_data.cli", "push", str(datasets_built["v1"]), "--repo-id", REPO_ID]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - started
+    expected = "HF_HUB_OFFLINE=1 is set" if network == "offline" else "could not reach the Hub"
+    assert result.returncode == 1 and expected in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and WRITE_TOKEN not in result.stderr
+    assert seconds < 15, seconds
