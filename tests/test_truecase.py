@@ -7,13 +7,21 @@ import re
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 from helpers import contents, dialogues, roles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distill_data.processors import StepStats, Truecase, truecase
-from distill_data.processors.truecase import _ends_sentence, _lowercase_by_design, _upper, _word_at
+from distill_data.processors.truecase import (
+    _CANDIDATE,
+    ABBREVIATIONS,
+    _ends_sentence,
+    _lowercase_by_design,
+    _upper,
+    _word_at,
+)
 
 
 def run(table, processor=None):
@@ -295,3 +303,83 @@ def test_truecase_equals_the_reference_rule_on_generated_corpora():
     assert sum(truecase(turn) != turn for turn in turns) > 300
     for turn in turns:
         assert truecase(turn) == reference_truecase(turn)
+
+
+def _candidates(texts: list[str]) -> list[bool]:
+    return pl.DataFrame({"content": pl.Series(texts, dtype=pl.String)}).select(_CANDIDATE).to_series().to_list()
+
+
+# Sentences built to probe the filter's edges: tokens (abbreviations in any case, look-alikes, "i", ellipses) before
+# each kind of punctuation, closer, separator (Python-only and Unicode ones too) and opener, then a next word.
+_TOKENS = (
+    [a[:-1] for a in ABBREVIATIONS]
+    + [a[:-1].upper() for a in ABBREVIATIONS]
+    + [
+        *[
+            "Word",
+            "x",
+            "i",
+            "I",
+            ".",
+            "..",
+            "Dr",
+            "dR",
+            "U.S",
+            "ſt",
+            "İ.e",
+            "\u212a",
+            "e.g",
+            "eg",
+            "i.e",
+            "a.m",
+            "3",
+            "",
+        ],
+    ]
+)
+_SENTENCES = st.lists(
+    st.tuples(
+        st.sampled_from([" ", "(", "“", "\x1c", "\u2028", "", "x", "\n", "\xa0"]),
+        st.sampled_from(_TOKENS),
+        st.sampled_from([".", "!", "?", "..", "", ",", "'m"]),
+        st.sampled_from(["", ")", "”", "'", '"', "]", ".)"]),
+        st.sampled_from([" ", "\n", "\x1c", "\x1f", "\u2028", "\xa0", "\t", "\u3000", "\x85", "", "  "]),
+        st.sampled_from(["", "(", "“", '"', "[", "‘"]),
+        st.sampled_from(["the", "Then", "i", "i'm", "ǆ", "ß", "éa", "1", "ok", "iPhone", "", "ı"]),
+    ),
+    max_size=6,
+).map(lambda parts: "Z" + "".join("".join(part) for part in parts))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(_SENTENCES, _PIECEWISE, _TRICKY, st.text(max_size=60)), min_size=1, max_size=8))
+def test_candidate_filter_keeps_every_turn_the_rule_changes(texts):
+    for text, candidate in zip(texts, _candidates(texts), strict=True):
+        assert candidate or reference_truecase(text) == text, text
+
+
+def test_candidate_filter_on_generated_corpora_is_exact_enough():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from varied_corpus import varied_ultrachat_rows
+
+    turns = [turn for row in varied_ultrachat_rows(600) for turn in row["data"]]
+    changed = [reference_truecase(turn) != turn for turn in turns]
+    flagged = _candidates(turns)
+    assert all(flag for flag, change in zip(flagged, changed, strict=True) if change)
+    assert sum(flagged) < 1.1 * sum(changed)  # abbreviations and "i.e." no longer send turns to Python
+
+
+def test_unicode_classes_the_candidate_filter_relies_on():
+    """Rust whitespace is Python whitespace (abbreviation tokens start where Python's do); Python whitespace is Rust
+    whitespace or U+001C-U+001F; every character Python calls lowercase is \\p{Lowercase} in Rust."""
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    frame = pl.DataFrame({"c": chars}).select(
+        space=pl.col("c").str.contains(r"^\s$"),
+        separator=pl.col("c").str.contains(r"^[\s\x1c-\x1f]$"),
+        lower=pl.col("c").str.contains(r"^\p{Lowercase}$"),
+    )
+    rust_space, separator, rust_lower = (frame[name].to_list() for name in ("space", "separator", "lower"))
+    for char, space, sep, lower in zip(chars, rust_space, separator, rust_lower, strict=True):
+        assert not space or char.isspace(), hex(ord(char))
+        assert sep or not char.isspace(), hex(ord(char))
+        assert lower or not char.islower(), hex(ord(char))

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+import polars as pl
+
 from .turn_rewriter import TurnRewriter
 
 _PROTECTED = re.compile(
@@ -86,12 +88,33 @@ ABBREVIATIONS = frozenset(
         "p.m.",
     ]
 )
-# A cheap test (in polars) for turns that may need a change; others are never touched.
-# Python's \s also matches the separators U+001C-U+001F, which the Rust regex \s does not: add them.
-_CANDIDATE = (
-    r"^[\s\x1c-\x1f]*[\"'“‘(\[]*\p{Lowercase}"
-    r"|[.!?][\"'”’)\]]*[\s\x1c-\x1f]+[\"'“‘(\[]*\p{Lowercase}"
-    r"|\bi\b"
+# A cheap test (in polars) for the turns that may need a change; others are never touched. A turn may need one if it
+# starts with a lowercase letter, if an "i" may be the pronoun, or if a sentence boundary comes before a lowercase
+# letter and is not one after which truecase() never capitalises: an abbreviation ("e.g. the") or an ellipsis
+# ("... and"). Those are counted apart, and a turn with no other boundary before a lowercase letter is left alone.
+# Each pattern matches wherever the Python rule may apply, with two care points: Python's \s also matches U+001C-U+001F,
+# which the Rust \s does not (added), and Python's \w covers more than ASCII, so only ASCII word characters exclude
+# a match. The abbreviation pattern takes ASCII letters only and a token after Rust whitespace, which Python also
+# takes for whitespace: it matches nothing _ends_sentence() calls a sentence end. (tests/test_truecase.py checks it.)
+_TURN_START_LOWER = r"^[\s\x1c-\x1f]*[\"'“‘(\[]*\p{Lowercase}"
+_MAYBE_PRONOUN = (
+    r"(?:^|[^A-Za-z0-9_'’.\-/\\@#$%&*+=<>\[({`])i"  # not after a character that surely excludes it
+    r"(?:['’](?:m|ve|d|ll))?(?:$|[\s\x1c-\x1f,;:!?\"”]|\.(?:$|[^A-Za-z0-9_]))"
+)
+_AFTER_PUNCT = r"[\"'”’)\]]*[\s\x1c-\x1f]+[\"'“‘(\[]*\p{Lowercase}"
+_LOWER_BOUNDARY = "[.!?]" + _AFTER_PUNCT
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+_NOT_A_SENTENCE_END = (
+    rf"(?:(?:^|[\s\x1c-\x1f])[{_OPENERS}]*(?:{'|'.join(_any_case(a[:-1]) for a in sorted(ABBREVIATIONS))})|\.)\."
+    + _AFTER_PUNCT
+)
+_CANDIDATE = pl.col("content").str.contains(f"{_TURN_START_LOWER}|{_MAYBE_PRONOUN}") | (
+    pl.col("content").str.count_matches(_LOWER_BOUNDARY) > pl.col("content").str.count_matches(_NOT_A_SENTENCE_END)
 )
 
 
@@ -162,7 +185,7 @@ class Truecase(TurnRewriter):
     """Uppercase sentence starts and the pronoun "I" in every turn; count the turns it changed."""
 
     name: ClassVar[str] = "truecase"
-    candidates: ClassVar[str] = _CANDIDATE
+    candidates: ClassVar[pl.Expr] = _CANDIDATE
 
     keep_words: tuple[str, ...] = ()
 

@@ -1,8 +1,9 @@
 """TurnRewriter: the base of steps that rewrite the text of every turn with a per-string function.
 
 Such functions (ftfy, truecasing) have no columnar form, so the cost is in Python. A subclass names a
-regular expression (``candidates``) that every string it could change matches; one vectorised polars
-search picks those strings and only they reach the Python function. The base counts the changed turns.
+regular expression (``candidates``) that every string it could change matches, or a polars expression over the
+column ``content`` that is true for every such string; one vectorised polars pass picks those strings and only
+they reach the Python function. The base counts the changed turns.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from ..messages import map_contents
 from .base import Processor, StepStats
 
 
-def rewrite_matching(contents: pa.Array, pattern: str, rewrite: Callable[[str], str]) -> pa.Array:
-    """``rewrite`` applied to the strings that match ``pattern`` (a polars/Rust regex); others are kept.
+def rewrite_matching(contents: pa.Array, pattern: str | pl.Expr, rewrite: Callable[[str], str]) -> pa.Array:
+    """``rewrite`` applied to the strings that match ``pattern`` (a polars/Rust regex, or a boolean polars expression
+    over the column ``content``); others are kept.
 
     Only the matching strings become Python objects; their new values are put back in place by Arrow.
     """
-    candidates = pl.Series(contents).str.contains(pattern).fill_null(False)
+    test = pl.col("content").str.contains(pattern) if isinstance(pattern, str) else pattern
+    candidates = pl.DataFrame({"content": pl.Series(contents)}).select(test).to_series().fill_null(False)
     if not candidates.any():
         return contents
     mask = pa.array(candidates.to_numpy())
@@ -38,7 +41,7 @@ class TurnRewriter(Processor):
 
     inputs: ClassVar[tuple[str, ...]] = ("messages",)
     outputs: ClassVar[tuple[str, ...]] = ("messages",)
-    candidates: ClassVar[str]
+    candidates: ClassVar[str | pl.Expr]
 
     def rewriter(self) -> Callable[[str], str]:
         """The per-string function, built once per batch (configuration objects are made here)."""
