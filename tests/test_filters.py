@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from helpers import contents, dialogues
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distill_data.errors import ConfigError
 from distill_data.processors import (
@@ -20,6 +22,7 @@ from distill_data.processors import (
     StepStats,
     StructureFilter,
     detect_language,
+    normalise_prompt,
     processor_from_dict,
     registered_processors,
 )
@@ -528,3 +531,23 @@ def test_language_filter_refuses_unknown_language_codes():
     with pytest.raises(ConfigError, match="unknown code 'english'"):
         LanguageFilter(languages=("en", "english"))
     assert LanguageFilter(languages=("zh-cn", "fr")).languages == ("zh-cn", "fr")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(max_size=40),
+            st.text(st.sampled_from(list("aAzZ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000ßİK.ǅ")), max_size=9),
+        ),
+        max_size=12,
+    )
+)
+def test_dedup_batch_normalisation_equals_normalise_prompt(prompts):
+    from distill_data.processors.dedup import normalised_prompts
+
+    expected = [None if p is None else normalise_prompt(p) for p in prompts]
+    assert normalised_prompts(pa.array(prompts, pa.string())) == expected
+    halves = pa.chunked_array([pa.array(prompts[:3], pa.string()), pa.array(prompts[3:], pa.string())])
+    assert normalised_prompts(halves) == expected
