@@ -14,6 +14,7 @@ the tests check). The band layout is datasketch's ``MinHashLSH`` choice for ``th
 from __future__ import annotations
 
 import functools
+from array import array
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -27,6 +28,7 @@ from .base import MAX_CLUSTER_ROWS, Filter, StepStats, apply_drops
 MAX_CLUSTERS = 100  # clusters listed in provenance (the counters count them all)
 _SHINGLES_PER_CHUNK = 1 << 16  # shingles permuted at once (256 KB of uint32)
 _BLOCK = 4096  # representative signatures are stored in blocks of this many rows
+_MAX_RUN = 1 << 22  # bucket pairs in one sorted run (32 MB); longer runs are not merged further
 _NON_WORD = r"[^\p{L}\p{N}\p{M}]+"
 _POLY = np.uint64(0x100000001B3)
 _U32 = np.uint32
@@ -158,51 +160,188 @@ def _minima(hashes: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray
     return minima.T
 
 
-def band_keys(signature_rows: np.ndarray, bands: int, rows_per_band: int) -> list[list[int]]:
-    """Per row, one 60-bit key per band (the band number is part of the key, so one table holds every band)."""
+def band_keys(signature_rows: np.ndarray, bands: int, rows_per_band: int) -> np.ndarray:
+    """Per row, one 60-bit key per band, ``(rows, bands)`` uint64 (the band number is part of the key, so one
+    table holds every band)."""
     keys = np.empty((len(signature_rows), bands), _U64)
     for band in range(bands):
         h = np.full(len(signature_rows), band + 1, _U64)
         for column in range(band * rows_per_band, (band + 1) * rows_per_band):
             h = (h ^ signature_rows[:, column]) * _POLY
         keys[:, band] = _fmix64(h) >> _U64(4)
-    return keys.tolist()
+    return keys
+
+
+class _Labels:
+    """Labels of the kept rows in one byte buffer: a sha256 hex ``prompt_id`` takes 33 bytes (tag and digest),
+    any other label its UTF-8 bytes and a tag, plus an 8-byte end offset (a list of str costs about 120)."""
+
+    _HEX, _TEXT = 0, 1
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("Q")
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def append(self, label: str) -> None:
+        digest = _hex_digest(label) if len(label) == 64 else None
+        if digest is not None:
+            self.data.append(self._HEX)
+            self.data += digest
+        else:
+            self.data.append(self._TEXT)
+            self.data += label.encode("utf-8", "surrogatepass")
+        self.ends.append(len(self.data))
+
+    def __getitem__(self, kept: int) -> str:
+        start = self.ends[kept - 1] if kept else 0
+        payload = self.data[start + 1 : self.ends[kept]]
+        return payload.hex() if self.data[start] == self._HEX else payload.decode("utf-8", "surrogatepass")
+
+    def nbytes(self) -> int:
+        return len(self.data) + self.ends.itemsize * len(self.ends)
+
+
+def _hex_digest(label: str) -> bytes | None:
+    """The bytes ``label`` is the lowercase hex of, if it is exactly that."""
+    try:
+        digest = bytes.fromhex(label)
+    except ValueError:
+        return None
+    return digest if digest.hex() == label else None
 
 
 @dataclass
 class _Index:
-    """The kept prompts: their signatures (in blocks), labels, and LSH buckets (band key -> kept row)."""
+    """The kept prompts: their signatures (in blocks), labels, and LSH buckets.
+
+    The buckets are sorted runs of ``(low 32 bits of a band key, kept row)`` pairs (8 bytes per band instead of a
+    dict entry and two Python ints, about 90). A 32-bit match is confirmed by recomputing the kept row's 60-bit
+    band keys from its signature, so the candidates are exactly the kept rows sharing a full band key, as with a
+    dict of full keys. A batch's kept rows become one run; equal-sized runs are merged (binary-counter style,
+    up to :data:`_MAX_RUN` pairs), so a lookup searches a few runs and a merge never copies the whole index.
+    The runs are not pickled: they are rebuilt from the signatures on unpickling.
+    """
 
     num_perm: int
+    bands: int
+    rows_per_band: int
     blocks: list[np.ndarray] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-    buckets: dict[int, int] = field(default_factory=dict)
-    more: dict[int, list[int]] = field(default_factory=dict)  # the rare bucket that holds several kept rows
+    labels: _Labels = field(default_factory=_Labels)
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (uint32 keys sorted, uint32 rows)
     has_duplicates: bytearray = field(default_factory=bytearray)
     tracked: dict[int, str] = field(default_factory=dict)  # kept rows whose clusters go to provenance
     rows_seen: int = 0
 
-    def candidates(self, keys: list[int]) -> set[int]:
-        found = {kept for kept in map(self.buckets.get, keys) if kept is not None}
-        if self.more:
-            for extra in map(self.more.get, keys):
-                if extra:
-                    found.update(extra)
-        return found
+    def __len__(self) -> int:
+        return len(self.has_duplicates)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "runs": []}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for start in range(0, len(self), _BLOCK):
+            stop = min(start + _BLOCK, len(self))
+            block = self.blocks[start // _BLOCK][: stop - start]
+            self.add_keys(band_keys(block, self.bands, self.rows_per_band), np.arange(start, stop))
 
     def signature(self, kept: int) -> np.ndarray:
         return self.blocks[kept // _BLOCK][kept % _BLOCK]
 
-    def add(self, signature: np.ndarray, label: str, keys: list[int]) -> None:
-        kept = len(self.labels)
+    def signatures_of(self, kept: np.ndarray) -> np.ndarray:
+        result = np.empty((len(kept), self.num_perm), _U32)
+        block_of = kept // _BLOCK
+        for block in np.unique(block_of).tolist():
+            rows = block_of == block
+            result[rows] = self.blocks[block][kept[rows] % _BLOCK]
+        return result
+
+    def candidates(self, keys: np.ndarray) -> dict[int, set[int]]:
+        """For each query row (of ``keys``, ``(rows, bands)`` full band keys) that has any, the kept rows with one
+        of its band keys among theirs."""
+        flat = keys.ravel()
+        short = flat.astype(_U32)
+        queries, found = [], []
+        for run_keys, run_rows in self.runs:
+            lo = np.searchsorted(run_keys, short, side="left")
+            hi = np.searchsorted(run_keys, short, side="right")
+            hits = np.flatnonzero(hi > lo)
+            if len(hits):
+                counts = (hi - lo)[hits]
+                queries.append(np.repeat(hits, counts))
+                starts = np.repeat(lo[hits] - np.cumsum(counts) + counts, counts)
+                found.append(run_rows[starts + np.arange(counts.sum())])
+        if not queries:
+            return {}
+        query, kept = np.concatenate(queries), np.concatenate(found).astype(np.int64)
+        their_keys = band_keys(self.signatures_of(kept), self.bands, self.rows_per_band)
+        confirmed = (their_keys == flat[query][:, None]).any(axis=1)
+        result: dict[int, set[int]] = {}
+        for row, other in zip((query[confirmed] // self.bands).tolist(), kept[confirmed].tolist(), strict=True):
+            result.setdefault(row, set()).add(other)
+        return result
+
+    def add(self, signature: np.ndarray, label: str) -> int:
+        """Remember a kept row's signature and label (its keys come with :meth:`add_keys`); its number."""
+        kept = len(self)
         if kept % _BLOCK == 0:
             self.blocks.append(np.empty((_BLOCK, self.num_perm), _U32))
         self.blocks[-1][kept % _BLOCK] = signature
         self.labels.append(label)
         self.has_duplicates.append(0)
-        for key in keys:
-            if self.buckets.setdefault(key, kept) != kept:
-                self.more.setdefault(key, []).append(kept)
+        return kept
+
+    def add_keys(self, keys: np.ndarray, kept: np.ndarray) -> None:
+        """Put the band keys (``(rows, bands)``) of the kept rows ``kept`` in the buckets, as one new run."""
+        if not len(kept):
+            return
+        short = keys.ravel().astype(_U32)
+        order = np.argsort(short, kind="stable")
+        self.runs.append((short[order], np.repeat(kept.astype(_U32), self.bands)[order]))
+        while len(self.runs) > 1:
+            older, newer = len(self.runs[-2][0]), len(self.runs[-1][0])
+            if older > newer or older + newer > _MAX_RUN:
+                break
+            newer_run = self.runs.pop()
+            self.runs[-1] = _merge(self.runs[-1], newer_run)
+
+    def nbytes(self) -> int:
+        """Bytes held for the kept rows: signatures, buckets, labels and flags (not the fixed overheads)."""
+        buckets = sum(keys.nbytes + rows.nbytes for keys, rows in self.runs)
+        return sum(block.nbytes for block in self.blocks) + buckets + self.labels.nbytes() + len(self)
+
+
+def _shared_keys(keys: np.ndarray) -> dict[int, list[int]]:
+    """For each row of ``keys`` (``(rows, bands)``) with a band key another row also has, a number for each such
+    key (equal keys, equal numbers)."""
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    same = flat[order][1:] == flat[order][:-1]
+    if not same.any():
+        return {}
+    shared = np.zeros(len(flat), bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    numbers = np.cumsum(np.r_[False, ~same])
+    result: dict[int, list[int]] = {}
+    for position, number in zip((order[shared] // keys.shape[1]).tolist(), numbers[shared].tolist(), strict=True):
+        result.setdefault(position, []).append(number)
+    return result
+
+
+def _merge(older: tuple[np.ndarray, np.ndarray], newer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs as one (no sort: the newer pairs' places come from a binary search in the older run)."""
+    places = np.searchsorted(older[0], newer[0], side="right") + np.arange(len(newer[0]))
+    size = len(older[0]) + len(newer[0])
+    keys, rows = np.empty(size, _U32), np.empty(size, _U32)
+    rest = np.ones(size, bool)
+    rest[places] = False
+    keys[places], rows[places] = newer
+    keys[rest], rows[rest] = older
+    return keys, rows
 
 
 @dataclass
@@ -244,7 +383,7 @@ class NearDedup(Filter):
         lsh_bands(float(self.threshold), self.num_perm)
 
     def setup(self) -> None:
-        self._index = _Index(self.num_perm)
+        self._index = _Index(self.num_perm, *lsh_bands(float(self.threshold), self.num_perm))
 
     def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
         reasons, details = self._drop_reasons(table, stats)
@@ -260,7 +399,8 @@ class NearDedup(Filter):
         index = self._index
         assert index is not None
         sigs, has_text = signatures(normalise(table.column("prompt")), self.num_perm, self.ngram, self.seed)
-        keys = band_keys(sigs, *lsh_bands(float(self.threshold), self.num_perm))
+        text_rows = np.flatnonzero(has_text)
+        keys = band_keys(sigs[text_rows], index.bands, index.rows_per_band)
         ids = table.column("prompt_id").to_pylist() if "prompt_id" in table.column_names else None
         first_row, index.rows_seen = index.rows_seen, index.rows_seen + len(table)
 
@@ -269,20 +409,31 @@ class NearDedup(Filter):
 
         reasons = np.full(len(table), None, dtype=object)
         details = np.full(len(table), None, dtype=object)
-        for row in np.flatnonzero(has_text).tolist():
-            best, similarity = self._most_similar(index, sigs[row], keys[row])
+        earlier = index.candidates(keys)  # kept in earlier batches
+        shared = _shared_keys(keys)  # keys shared within this batch -> the rows of it kept so far with that key
+        kept_with: dict[int, list[int]] = {}
+        kept_here: list[int] = []
+        for position, row in enumerate(text_rows.tolist()):
+            found = earlier.get(position) or set()
+            for key in shared.get(position, ()):
+                found.update(kept_with.get(key, ()))
+            best, similarity = self._most_similar(index, sigs[row], found) if found else (None, 0.0)
             if best is None:
-                index.add(sigs[row], label(row), keys[row])
+                kept = index.add(sigs[row], label(row))
+                kept_here.append(position)
+                for key in shared.get(position, ()):
+                    kept_with.setdefault(key, []).append(kept)
                 continue
             reasons[row] = "near_duplicate"
             details[row] = f"near-duplicate of {index.labels[best]} (estimated Jaccard {similarity:.2f})"
             self._record_cluster(index, stats, best, label(row))
+        index.add_keys(keys[kept_here], np.arange(len(index) - len(kept_here), len(index)))
         return pa.array(reasons, pa.string()), pa.array(details, pa.string())
 
-    def _most_similar(self, index: _Index, signature: np.ndarray, keys: list[int]) -> tuple[int | None, float]:
+    def _most_similar(self, index: _Index, signature: np.ndarray, candidates: set[int]) -> tuple[int | None, float]:
         """The kept row most similar to ``signature`` (the earliest on ties), if at least ``threshold``."""
         best, matches = None, -1
-        for kept in sorted(index.candidates(keys)):
+        for kept in sorted(candidates):
             same = int(np.count_nonzero(index.signature(kept) == signature))
             if same > matches:
                 best, matches = kept, same
