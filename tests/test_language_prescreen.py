@@ -288,3 +288,14 @@ def test_profiles_equal_langdetects() -> None:
     assert factory.langlist == reference.langlist
     assert list(factory.word_lang_prob_map) == list(reference.word_lang_prob_map)
     assert matrix.tobytes() == np.array(list(reference.word_lang_prob_map.values())).tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcAB CDé É ß ščžŞȘțạẠ中文ひカ한글ئیи д\u0301\u2019 ,.")), max_size=60))
+def test_ngram_extraction_equals_langdetects(text: str) -> None:
+    from distill_data.processors.language import _extract_ngrams
+
+    detector = _reference_factory().create()
+    detector.append(text)
+    detector.cleaning_text()
+    assert _extract_ngrams(detector.text, _reference_factory().word_lang_prob_map) == detector._extract_ngrams()

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from langdetect.detector import Detector
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+from langdetect.utils.ngram import NGram
 
 from ..errors import ConfigError
 from ..messages import first_turn_with_role
@@ -90,7 +91,7 @@ def detect_languages(texts: list[str], seed: int = 0) -> list[tuple[str | None, 
         detector = factory.create()
         detector.append(text)
         detector.cleaning_text()
-        ngrams = detector._extract_ngrams()
+        ngrams = _extract_ngrams(detector.text, factory.word_lang_prob_map)
         if ngrams:  # else langdetect raises "No features in text"
             detectors.append((index, detector, ngrams))
     if not detectors:
@@ -108,6 +109,46 @@ def detect_languages(texts: list[str], seed: int = 0) -> list[tuple[str | None, 
 
 
 LOCKSTEP_MIN_TEXTS = 16
+_NORMALISED: dict[str, str] = {}  # NGram.normalize of each character seen: a pure function of the character
+
+
+def _extract_ngrams(text: str, known: dict[str, int]) -> list[str]:
+    """``Detector._extract_ngrams``: the known 1- to 3-grams at each character, as langdetect's ``NGram`` buffer
+    gives them (no n-grams inside words in capitals), with the character normalisation looked up once per character.
+    """
+    result: list[str] = []
+    grams = " "
+    capital = False
+    for ch in text:
+        norm = _NORMALISED.get(ch)
+        if norm is None:
+            norm = _NORMALISED[ch] = NGram.normalize(ch)
+        last = grams[-1]
+        if last == " ":
+            grams = " "
+            capital = False
+            if norm == " ":
+                continue
+        elif len(grams) >= NGram.N_GRAM:
+            grams = grams[1:]
+        grams += norm
+        if norm.isupper():
+            if last.isupper():
+                capital = True
+        else:
+            capital = False
+        if capital:
+            continue
+        if norm != " " and norm in known:
+            result.append(norm)
+        if len(grams) >= 2:
+            if grams[-2:] in known:
+                result.append(grams[-2:])
+            if len(grams) >= 3 and grams in known:
+                result.append(grams)
+    return result
+
+
 # Python 3.12 sums floats with compensation; langdetect's normalisation uses sum(), so the row sums must too.
 _PLAIN_SUM = sum([0.1] * 10) == functools.reduce(operator.add, [0.1] * 10)
 
