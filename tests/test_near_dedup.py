@@ -359,3 +359,146 @@ def test_cli_near_dedup_option(command: str, tmp_path: Path) -> None:
 
     refused = CliRunner().invoke(cli, [*args, "-i", str(source), "-o", str(tmp_path / "x"), "--near-dedup", "1.5"])
     assert refused.exit_code == 2 and "--near-dedup" in refused.output
+
+
+def reference_drop_reasons(step: NearDedup, table: pa.Table, batch_size: int) -> tuple[list, list, StepStats]:
+    """The index as it was before it was made compact: a dict of full band keys -> every kept row with that key,
+    a list of signatures and a list of labels, one row at a time (the reference for the exact same decisions)."""
+    bands, rows_per_band = near_dedup.lsh_bands(step.threshold, step.num_perm)
+    buckets: dict[int, list[int]] = {}
+    kept_signatures: list[np.ndarray] = []
+    labels: list[str] = []
+    tracked: dict[int, str] = {}
+    clustered: set[int] = set()
+    stats = StepStats(step.name)
+    reasons: list = []
+    details: list = []
+    for offset in range(0, len(table), batch_size):
+        batch = table.slice(offset, batch_size)
+        sigs, has_text = signatures(normalise(batch.column("prompt")), step.num_perm, step.ngram, step.seed)
+        keys = near_dedup.band_keys(sigs, bands, rows_per_band).tolist()
+        ids = batch.column("prompt_id").to_pylist() if "prompt_id" in batch.column_names else [None] * len(batch)
+        for row in range(len(batch)):
+            label = ids[row] or f"row {offset + row}"
+            if not has_text[row]:
+                reasons.append(None)
+                details.append(None)
+                continue
+            candidates = sorted({kept for key in keys[row] for kept in buckets.get(key, [])})
+            scores = [int(np.count_nonzero(kept_signatures[kept] == sigs[row])) for kept in candidates]
+            best = candidates[scores.index(max(scores))] if scores else None
+            if best is None or max(scores) / step.num_perm < step.threshold:
+                for key in keys[row]:
+                    if len(labels) not in buckets.setdefault(key, []):
+                        buckets[key].append(len(labels))
+                kept_signatures.append(sigs[row])
+                labels.append(label)
+                reasons.append(None)
+                details.append(None)
+                continue
+            reasons.append("near_duplicate")
+            details.append(f"near-duplicate of {labels[best]} (estimated Jaccard {max(scores) / step.num_perm:.2f})")
+            if best not in clustered:
+                clustered.add(best)
+                stats.count("clusters", 1)
+                if len(tracked) < MAX_CLUSTERS:
+                    tracked[best] = labels[best]
+            if best in tracked:
+                cluster = stats.clusters.setdefault(tracked[best], {"dropped": 0, "dropped_rows": []})
+                cluster["dropped"] += 1
+                if len(cluster["dropped_rows"]) < MAX_CLUSTER_ROWS:
+                    cluster["dropped_rows"].append(label)
+    return reasons, details, stats
+
+
+def varied_prompts(n: int, seed: int) -> list[str]:
+    """Distinct prompts of random words, with near copies (a word changed or added) and exact copies mixed in."""
+    rng = random.Random(seed)
+    vocabulary = sorted({w.strip(",.?").lower() for text in BASES + DISTINCT_QUESTIONS for w in text.split()})
+    prompts: list[str] = []
+    for _ in range(n):
+        roll = rng.random()
+        if prompts and roll < 0.15:
+            words = rng.choice(prompts).split()
+            words[rng.randrange(len(words))] = rng.choice(vocabulary)
+            prompts.append(" ".join(words))
+        elif prompts and roll < 0.2:
+            prompts.append(rng.choice(prompts) + rng.choice(["", "!", " please"]))
+        else:
+            prompts.append(" ".join(rng.choices(vocabulary, k=rng.randrange(3, 40))))
+    return prompts
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        "as computed",
+        "low 32 bits shared",  # every lookup finds 32-bit matches that the full keys then reject
+        "full keys shared",  # few distinct keys: buckets with many kept rows, equal keys across bands
+    ],
+)
+def test_compact_index_matches_a_dict_of_full_keys(keys: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same kept and dropped rows, details, cluster records and counters as the plain dict-based index, whatever
+    the batch size, also when band keys collide, in their low 32 bits or entirely."""
+    computed = near_dedup.band_keys
+    if keys == "low 32 bits shared":
+        monkeypatch.setattr(near_dedup, "band_keys", lambda *a: computed(*a) & np.uint64(0xFFFFFFF00000000F))
+    elif keys == "full keys shared":
+        monkeypatch.setattr(near_dedup, "band_keys", lambda *a: computed(*a) % np.uint64(97))
+    prompts = corpus_with_paraphrases(150, seed=13) + varied_prompts(450, seed=13) + [None, "", "?!"]
+    random.Random(1).shuffle(prompts)
+    table = prompts_table(prompts, with_ids=False)
+    with_ids = prompts_table(prompts)
+    step = NearDedup(threshold=0.8)
+    expected = reference_drop_reasons(step, table, 64)
+    assert expected[0].count("near_duplicate") > 60 and expected[2].counters["clusters"] > 20
+    for batch_size in (1, 13, 256, None):
+        reasons, details, stats = run(NearDedup(threshold=0.8), table, batch_size)
+        assert (reasons, details) == expected[:2]
+        assert stats.clusters == expected[2].clusters and stats.counters == expected[2].counters
+    reasons, details, stats = run(NearDedup(threshold=0.8), with_ids, 50)
+    expected = reference_drop_reasons(step, with_ids, 50)
+    assert (reasons, details) == expected[:2]
+    assert stats.clusters == expected[2].clusters and stats.counters == expected[2].counters
+
+
+def test_pickled_index_matches_a_dict_of_full_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The buckets, left out of the pickle and rebuilt from the signatures, give the same decisions."""
+    computed = near_dedup.band_keys
+    monkeypatch.setattr(near_dedup, "band_keys", lambda *a: computed(*a) & np.uint64(0xFFFFFFF00000000F))
+    monkeypatch.setattr(near_dedup, "_BLOCK", 16)  # several signature blocks, the last one part full
+    table = prompts_table(varied_prompts(300, seed=21))
+    expected = reference_drop_reasons(NearDedup(), table, 40)
+    step = NearDedup()
+    step.setup()
+    stats = StepStats(step.name)
+    reasons: list = []
+    for offset in range(0, len(table), 40):
+        reasons += step._drop_reasons(table.slice(offset, 40), stats)[0].to_pylist()
+        step = pickle.loads(pickle.dumps(step))
+    assert reasons == expected[0] and stats.clusters == expected[2].clusters
+
+
+def test_index_holds_under_700_bytes_per_kept_prompt() -> None:
+    """At the defaults: the 512-byte signature, 12 bucket pairs of 8 bytes, a 41-byte prompt_id label and a flag
+    (the dict-based index held about 1.5 KB). Counted from the arrays and, independently, by tracemalloc."""
+    import gc
+    import tracemalloc
+
+    prompts = varied_prompts(20_000, seed=3)
+    table = prompts_table(prompts)
+    step = NearDedup()
+    step.setup()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for offset in range(0, len(table), 5_000):
+        step._drop_reasons(table.slice(offset, 5_000), StepStats(step.name))
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    index = step._index
+    assert index is not None and len(index) > 15_000
+    free = 4 * 128 * (len(index.blocks) * near_dedup._BLOCK - len(index))  # the last signature block's free rows
+    assert (index.nbytes() - free) / len(index) < 700
+    assert (held - free) / len(index) < 700
