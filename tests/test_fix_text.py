@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from pathlib import Path
 
+import polars as pl
 import pytest
 from helpers import contents, dialogues, roles
 from hypothesis import given, settings
@@ -153,7 +155,9 @@ _SAFE_ALPHABET = st.sampled_from(
     [chr(c) for c in range(0x20, 0x7F) if chr(c) != "&"]
     + ["\t", "\n", "’", "‘", "“", "”", "—", "–", "…", "•", "か", "カ", "中", "한", "🌂", "🙂"]
 )
-_RISKY_ALPHABET = st.sampled_from(["â", "€", "™", "Ã", "©", "\u0301", "\r", "\x85", "&", "й", "Ґ", "\ufeff"])
+_RISKY_ALPHABET = st.sampled_from(
+    ["â", "€", "™", "Ã", "©", "\u0301", "\r", "\x85", "&", "&amp", "&#", "&#x", "й", "Ґ", "\ufeff"]
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -161,3 +165,33 @@ _RISKY_ALPHABET = st.sampled_from(["â", "€", "™", "Ã", "©", "\u0301", "\r
 def test_shortcut_never_changes_a_result_near_its_boundary(text):
     out, _ = run(dialogues([text, "ok"]))
     assert contents(out)[0][0] == FixText().fix(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fish & chips",
+        "a&&b; c & d;",
+        "&amp;",
+        "&AMP;",
+        "&#39;",
+        "&#x2019;",
+        "&NTILDE;",
+        "&;",
+        "& amp;",
+        "&" + "a" * 24 + ";",
+        "&" + "a" * 25 + ";",
+        "x&eacute;y",
+        "&amp",
+        "<b>&amp;</b>",
+        "if a && b; then echo &lt; fi",
+    ],
+)
+def test_ampersands_outside_entities_are_left_alone_and_entities_are_candidates(text):
+    from distill_data.processors.fix_text import HTML_ENTITY, NEEDS_FIXING
+
+    out, _ = run(dialogues([text, "ok"]))
+    assert contents(out)[0][0] == FixText().fix(text)
+    if FixText().fix(text) != text:
+        assert pl.Series([text]).str.contains(NEEDS_FIXING)[0]
+    assert bool(re.search(HTML_ENTITY, text)) == pl.Series([text]).str.contains(HTML_ENTITY)[0]

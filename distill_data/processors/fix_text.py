@@ -21,7 +21,10 @@ SAFE = (
     r"\u3041-\u3096\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7a3"
     r"\U0001f300-\U0001faff"
 )
-NEEDS_FIXING = f"[^{SAFE}]"
+# ftfy's HTML_ENTITY_RE: unescape_html decodes nothing else and no other fix looks at "&", so an "&" outside such a
+# pattern ("fish & chips", "a && b") is as safe as the characters above.
+HTML_ENTITY = r"&#?[0-9A-Za-z]{1,24};"
+NEEDS_FIXING = f"[^{SAFE}&]|{HTML_ENTITY}"
 
 
 @dataclass
