@@ -354,10 +354,10 @@ class NearDedup(Filter):
     Candidates come from MinHash LSH buckets and are then checked against the kept row's signature, so the
     threshold is applied to the estimate, not only to the banding. The first row of a cluster is kept and later
     rows are compared with kept rows only. Rows are seen in input order, so the same rows are dropped whatever
-    the batch size. Memory holds no text: per kept prompt its signature (``4 * num_perm`` bytes), one bucket
-    entry per LSH band and its label, about 1.5 KB at the defaults. Provenance gets ``counters.clusters`` (kept
-    prompts with at least one near-duplicate) and, for the first 100 such clusters, the kept row, the number
-    dropped and the first 20 dropped rows (``clusters``).
+    the batch size. Memory holds no text: per kept prompt its signature (``4 * num_perm`` bytes), an 8-byte bucket
+    pair per LSH band and its label (41 bytes for a ``prompt_id``): 650 bytes at the defaults (see :class:`_Index`).
+    Provenance gets ``counters.clusters`` (kept prompts with at least one near-duplicate) and, for the first 100
+    such clusters, the kept row, the number dropped and the first 20 dropped rows (``clusters``).
     """
 
     name: ClassVar[str] = "near_dedup"
