@@ -68,22 +68,21 @@ class AssistantDisclaimerFilter(Filter):
         flat = lists.flatten()
         parents, _ = turn_positions(lists)
         patterns = pl.select(_normalise(pl.Series(self.phrases, dtype=pl.String))).to_series().to_list()
-        frame = pl.DataFrame(
-            {"content": pl.Series(flat.field("content")), "role": pl.Series(flat.field("role"))}
-        ).with_columns(_normalise(pl.col("content")).alias("normalised"))
-        hit = (
-            frame.select((pl.col("role") == "assistant") & pl.col("normalised").str.contains_any(patterns))
-            .to_series()
-            .fill_null(False)
-            .to_numpy()
+        # Only assistant turns can match: the others are left out before the (costly) normalisation.
+        frame = (
+            pl.DataFrame({"content": pl.Series(flat.field("content")), "role": pl.Series(flat.field("role"))})
+            .with_row_index("turn")
+            .filter(pl.col("role") == "assistant")
+            .with_columns(_normalise(pl.col("content")).alias("normalised"))
+            .filter(pl.col("normalised").str.contains_any(patterns))
         )
         reasons = np.full(len(lists), None, dtype=object)
         details = np.full(len(lists), None, dtype=object)
-        for turn in np.flatnonzero(hit):
+        for turn, normalised in zip(frame["turn"].to_list(), frame["normalised"].to_list(), strict=True):
             row = parents[turn]
             if reasons[row] is None:
                 reasons[row] = "assistant_disclaimer"
-                details[row] = self._matched_phrase(frame["normalised"][int(turn)], patterns)
+                details[row] = self._matched_phrase(normalised, patterns)
         return pa.array(reasons, pa.string()), pa.array(details, pa.string())
 
     def _matched_phrase(self, normalised: str, patterns: list[str]) -> str:
