@@ -6,13 +6,13 @@ same recipe from its flags with :func:`ultrachat_recipe`, so the two always agre
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .declared_types import check_value, field_hints
 from .errors import ConfigError
 from .pipeline import Pipeline
 from .processors import (
@@ -27,7 +27,6 @@ from .processors import (
     StructureFilter,
     Truecase,
 )
-from .processors.base import check_type
 from .recipe_yaml import load_yaml
 from .splits import SplitConfig
 
@@ -88,10 +87,10 @@ class Recipe:
         fmt = data.get("format", "parquet")
         if fmt not in FORMATS:
             raise ConfigError(f"{where}: 'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        hints = typing.get_type_hints(SplitConfig)
+        hints = field_hints(SplitConfig)
         for key, value in split.items():
             try:
-                check_type(value, hints[key], f"split.{key}")
+                check_value(value, hints[key], f"split.{key}")
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
         try:

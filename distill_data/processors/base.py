@@ -12,15 +12,14 @@ drops per reason and examples lives here once.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..declared_types import check_value, field_hints
 from ..errors import ConfigError
 
 MAX_EXAMPLES = 5
@@ -216,70 +215,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def check_type(value: Any, hint: Any, name: str) -> None:
-    """Refuse a value its declared type does not admit, naming it: YAML gives no other check, and a string
-    such as ``"false"`` in a boolean field would otherwise be truthy."""
-    if not _matches(value, hint):
-        raise ConfigError(f"{name} must be {_describe(hint)}, got {_shown(value)}")
-
-
 def _check_params(processor: Processor) -> None:
-    """Reject parameter values of the wrong type, naming the parameter."""
-    hints = typing.get_type_hints(type(processor))
+    """Reject parameter values of the wrong type, naming the parameter; a YAML list becomes the declared tuple."""
+    hints = field_hints(type(processor))
     for f in dataclasses.fields(processor):
         if not f.init:
             continue
         value = getattr(processor, f.name)
-        check_type(value, hints[f.name], f"parameter '{f.name}'")
+        check_value(value, hints[f.name], f"parameter '{f.name}'")
         if isinstance(value, list):
             setattr(processor, f.name, tuple(value))
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in args)
-    if hint is type(None):
-        return value is None
-    if origin is Literal:
-        return value in args
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            return False
-        item = args[0] if args else Any
-        return all(_matches(v, item) for v in value)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _describe(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin is Literal:
-        return "one of " + ", ".join(map(repr, args))
-    if origin in (tuple, list):
-        return f"a list of {_describe(args[0]) if args else 'values'}"
-    if hint is type(None):
-        return "null"
-    if hint is bool:
-        return "true or false (YAML boolean)"
-    return getattr(hint, "__name__", str(hint))
-
-
-def _shown(value: Any) -> str:
-    """A value as the recipe's author wrote it: ``the string 'false'``, ``true``, ``null``, ``1.5``."""
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return repr(value)

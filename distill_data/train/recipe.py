@@ -11,16 +11,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import inspect
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from ..declared_types import check_library_fields, default_hints, field_hints
 from ..errors import ConfigError
 from ..recipe_yaml import load_yaml
 
@@ -141,12 +139,12 @@ def parse_train_recipe(data: Any, stage: Stage, where: str = "recipe") -> TrainR
         raise ConfigError(f"{where}: expected a mapping at the top level")
     data = _numbers(data)
     _known(data, _TOP, where)
-    _check_types(data, _hints(TrainRecipe), where)
+    check_library_fields(data, field_hints(TrainRecipe), f"{where}: ")
     model = data.get("model")
     if not isinstance(model, dict):
         raise ConfigError(f"{where}: 'model' must be a mapping with name_or_path (or init)")
     _known(model, _MODEL, f"{where}: model")
-    _check_types(model, _hints(ModelSpec), where, "model.")
+    check_library_fields(model, field_hints(ModelSpec), f"{where}: model.")
     if model.get("dtype", "auto") not in DTYPES:
         raise ConfigError(f"{where}: model.dtype must be one of {', '.join(DTYPES)}, got {model['dtype']!r}")
     if model.get("init") is not None:
@@ -163,7 +161,7 @@ def parse_train_recipe(data: Any, stage: Stage, where: str = "recipe") -> TrainR
         if not isinstance(entry, dict) or "path" not in entry or "split" not in entry:
             raise ConfigError(f"{where}: datasets[{i}] needs 'path' and 'split'")
         _known(entry, _DATASET, f"{where}: datasets[{i}]")
-        _check_types(entry, _hints(DatasetSpec), where, f"datasets[{i}].")
+        check_library_fields(entry, field_hints(DatasetSpec), f"{where}: datasets[{i}].")
         weight = entry.get("weight", 1.0)
         if not isinstance(weight, (int, float)) or not 0 < weight <= 1:
             raise ConfigError(f"{where}: datasets[{i}].weight must be a fraction in (0, 1], got {weight!r}")
@@ -172,19 +170,19 @@ def parse_train_recipe(data: Any, stage: Stage, where: str = "recipe") -> TrainR
     if not isinstance(training, dict) or "output_dir" not in training:
         raise ConfigError(f"{where}: 'training' must be a mapping of TRL config fields including output_dir")
     _known(training, _trl_fields(stage), f"{where}: training ({'SFTConfig' if stage == 'sft' else 'DPOConfig'})")
-    _check_types(training, _hints(_trl_config(stage)), where, "training.")
+    check_library_fields(training, field_hints(_trl_config(stage)), f"{where}: training.")
     for section in ("peft", "quantization", "push"):
         if data.get(section) is not None and not isinstance(data[section], dict):
             raise ConfigError(f"{where}: '{section}' must be a mapping")
     if data.get("push"):
         _known(data["push"], _PUSH, f"{where}: push")
-        _check_types(data["push"], _hints(PushSpec), where, "push.")
+        check_library_fields(data["push"], field_hints(PushSpec), f"{where}: push.")
         if not data["push"].get("repo_id"):
             raise ConfigError(f"{where}: push.repo_id is required when push is set")
     if data.get("peft"):
         _check_peft(data["peft"], where)
     if data.get("quantization"):
-        _check_types(data["quantization"], _bnb_hints(), where, "quantization.")
+        check_library_fields(data["quantization"], _bnb_hints(), f"{where}: quantization.")
     return TrainRecipe(
         stage=stage,
         model=ModelSpec(**model),
@@ -222,21 +220,7 @@ def _check_peft(peft: dict[str, Any], where: str) -> None:
 
     allowed = {f.name for f in dataclasses.fields(LoraConfig) if f.init}
     _known(peft, allowed, f"{where}: peft (LoraConfig)")
-    _check_types(peft, _hints(LoraConfig), where, "peft.")
-
-
-# --- types: every boolean and number must have the type its dataclass declares ---------------------------------
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    """The declared type of each init field. A library annotation that does not resolve leaves only that field
-    unchecked (``get_type_hints`` fails for the whole class on one bad name)."""
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # a library's annotation we cannot resolve; TRL still checks that field when it runs
-        hints = {f.name: f.type for f in dataclasses.fields(cls) if not isinstance(f.type, str)}
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init and f.name in hints}
+    check_library_fields(peft, field_hints(LoraConfig), f"{where}: peft.")
 
 
 @functools.cache
@@ -244,89 +228,4 @@ def _bnb_hints() -> dict[str, Any]:
     """BitsAndBytesConfig's parameters are not annotated: a boolean or number default declares the type."""
     from transformers import BitsAndBytesConfig
 
-    parameters = inspect.signature(BitsAndBytesConfig.__init__).parameters.values()
-    return {p.name: type(p.default) for p in parameters if type(p.default) in (bool, int, float)}
-
-
-def _check_types(section: dict[str, Any], hints: dict[str, Any], where: str, prefix: str = "") -> None:
-    """Refuse a value whose type the field does not declare, for fields that declare a boolean or a number."""
-    for key, value in section.items():
-        members = _members(hints[key]) if key in hints else ()
-        if not members or not all(map(_checkable, members)) or not any(map(_scalar, members)):
-            continue  # undeclared, too loose (Any, dict, enums, classes) or a string field: left to the library
-        if not any(_admits(member, value) for member in members):
-            expected = " or ".join(dict.fromkeys(_describe(member) for member in members))
-            raise ConfigError(f"{where}: {prefix}{key} must be {expected}, got {_shown(value)}")
-
-
-def _members(hint: Any) -> tuple[Any, ...]:
-    """``int | None`` -> ``(int, NoneType)``; ``Optional[Union[...]]`` flattened."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return tuple(member for arg in typing.get_args(hint) for member in _members(arg))
-    return (hint,)
-
-
-def _items(hint: Any) -> tuple[Any, ...]:
-    """The member types of a ``list[...]``/``tuple[...]`` element; empty for anything else."""
-    args = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
-    return tuple(member for arg in args for member in _members(arg))
-
-
-def _checkable(member: Any) -> bool:
-    origin = typing.get_origin(member)
-    if origin is Literal:
-        return True
-    if origin in (list, tuple):
-        return bool(_items(member)) and all(map(_checkable, _items(member)))
-    return member in (bool, int, float, str, type(None))
-
-
-def _scalar(member: Any) -> bool:
-    """Does this member declare a boolean or a number (what YAML can silently get wrong)?"""
-    origin = typing.get_origin(member)
-    if origin is Literal:
-        return any(not isinstance(arg, str) for arg in typing.get_args(member))
-    if origin in (list, tuple):
-        return any(map(_scalar, _items(member)))
-    return member in (bool, int, float)
-
-
-def _admits(member: Any, value: Any) -> bool:
-    origin = typing.get_origin(member)
-    if origin is Literal:
-        # String choices are the library's to check (peft's 'pissa_niter_[number of iters]' stands for many).
-        if isinstance(value, str):
-            return any(isinstance(arg, str) for arg in typing.get_args(member))
-        return any(type(arg) is type(value) and arg == value for arg in typing.get_args(member))
-    if origin in (list, tuple):
-        return isinstance(value, list) and all(any(_admits(m, v) for m in _items(member)) for v in value)
-    if member is bool:
-        return isinstance(value, bool)
-    if member is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if member is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if member is str:
-        return isinstance(value, str)
-    return value is None
-
-
-def _describe(member: Any) -> str:
-    origin = typing.get_origin(member)
-    if origin is Literal:
-        return " or ".join(_shown(arg) if not isinstance(arg, str) else repr(arg) for arg in typing.get_args(member))
-    if origin in (list, tuple):
-        return "a list of " + " or ".join(dict.fromkeys(_describe(m) for m in _items(member)))
-    names = {bool: "true or false (YAML boolean)", int: "an integer", float: "a number", str: "a string"}
-    return names.get(member, "null")
-
-
-def _shown(value: Any) -> str:
-    """A value as the recipe's author wrote it: ``the string 'false'``, ``true``, ``null``, ``1.5``."""
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return repr(value)
+    return default_hints(BitsAndBytesConfig.__init__)
