@@ -2,6 +2,7 @@
 
     python benchmarks/bench_dedup_decontam.py [--rows 20000] [--benchmark FILE ...] [--contaminate 0.01]
         [--long-prompts] [--skip-baseline]
+    python benchmarks/bench_dedup_decontam.py --memory-scaling 100000 300000 [--keep-corpora DIR]
 
 The prompts are the first user turns of a generated UltraChat corpus (benchmarks/make_corpus.py); a share of
 them (``--contaminate``) gets a benchmark prompt, verbatim or inside a longer request, so decontamination has
@@ -15,6 +16,12 @@ tests/data (the full files are in the project's shared benchmarks folder; pass t
 
 Every measurement runs in its own process: rows/s of the step alone (the corpus is loaded before the clock
 starts), the process's peak RSS, and how much the peak grew while the step ran (its index and state).
+
+``--memory-scaling N1 N2`` measures memory instead, on generated ``ultrachat-varied`` corpora of N1 and N2
+dialogues (varied, mostly distinct prompts): the peak RSS of the whole build
+(``distill-data ultrachat --filter --near-dedup 0.85 --num-proc 1``, checkpoints included) and of near_dedup alone
+(with prompt ids as labels; its index's bytes per kept prompt), each at both sizes, and the line through the two
+peaks extrapolated to the full UltraChat: 1,470,000 dialogues, and 1,470,000 kept prompts (every prompt kept).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 TEST_DATA = HERE.parent / "tests" / "data"
 DEFAULT_BENCHMARKS = [TEST_DATA / "truthfulqa_questions.jsonl", TEST_DATA / "mt_bench_first_turns.jsonl"]
 BATCH_ROWS = 10_000
+FULL_ULTRACHAT = 1_470_000
 
 
 def _peak_mb() -> float:
@@ -112,10 +120,49 @@ def _baseline_near_dedup(prompts: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, dropped
 
 
+def _near_dedup_index(prompts: list[str], before: float) -> None:
+    """near_dedup alone, labelled by prompt id as in a build: peak RSS and the index's bytes per kept prompt."""
+    import pyarrow as pa
+
+    from distill_data.processors import NearDedup, StepStats, prompt_id
+
+    table = pa.table({"prompt": pa.array(prompts, pa.string()), "prompt_id": [prompt_id(p) for p in prompts]})
+    step = NearDedup()
+    step.setup()
+    stats = StepStats(step.name)
+    start = time.perf_counter()
+    for offset in range(0, len(table), BATCH_ROWS):
+        step.process(table.slice(offset, BATCH_ROWS), stats)
+    seconds = time.perf_counter() - start
+    index = step._index
+    assert index is not None
+    peak = _peak_mb()
+    result = {"seconds": seconds, "kept": len(index), "index_bytes": index.nbytes(), "peak_mb": peak}
+    print("RESULT " + json.dumps({**result, "grew_mb": peak - before}))
+
+
+def _build(corpus: Path) -> None:
+    """The whole build in this process (``--num-proc 1``): peak RSS and the prompts near_dedup kept."""
+    from distill_data.cli import cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        args = ["ultrachat", "-i", str(corpus), "-o", str(out), "--filter", "--near-dedup", "0.85"]
+        start = time.perf_counter()
+        cli.main([*args, "--num-proc", "1", "--no-progress"], standalone_mode=False)
+        seconds = time.perf_counter() - start
+        steps = json.loads((out / "provenance.json").read_text())["steps"]
+    kept = next(step["rows_out"] for step in steps if step["name"] == "near_dedup")
+    print("RESULT " + json.dumps({"seconds": seconds, "kept": kept, "peak_mb": _peak_mb()}))
+
+
 def child(task: str, corpus: Path, benchmarks: list[str], contaminate: float, long_prompts: bool) -> None:
     import datasketch  # noqa: F401  (imported before the first reading, so "grew" is the step's state, not imports)
     import pyarrow  # noqa: F401
 
+    if task == "build":
+        _build(corpus)
+        return
     prompts = load_prompts(corpus, benchmarks, contaminate, long_prompts)
     before = _peak_mb()
     if task == "decontaminate":
@@ -126,6 +173,9 @@ def child(task: str, corpus: Path, benchmarks: list[str], contaminate: float, lo
         seconds, dropped = _ours({"near_dedup": {}}, prompts)
     elif task == "baseline-near_dedup":
         seconds, dropped = _baseline_near_dedup(prompts)
+    elif task == "near_dedup-index":
+        _near_dedup_index(prompts, before)
+        return
     else:
         raise SystemExit(f"unknown task {task}")
     peak = _peak_mb()
@@ -152,6 +202,10 @@ def main() -> None:
     parser.add_argument("--contaminate", type=float, default=0.01, help="Share of prompts given a benchmark prompt.")
     parser.add_argument("--long-prompts", action="store_true", help="Use each whole dialogue as the prompt.")
     parser.add_argument("--skip-baseline", action="store_true", help="Leave out the (slow) baselines.")
+    parser.add_argument(
+        "--memory-scaling", type=int, nargs=2, metavar="DIALOGUES", help="Measure memory at two corpus sizes."
+    )
+    parser.add_argument("--keep-corpora", type=Path, help="With --memory-scaling: generate (or reuse) corpora here.")
     parser.add_argument("--child")
     parser.add_argument("--corpus", type=Path)
     args = parser.parse_args()
@@ -162,6 +216,9 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from make_corpus import make_corpus
 
+    if args.memory_scaling:
+        memory_scaling(args.memory_scaling, args.keep_corpora)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         corpus = make_corpus("ultrachat", args.rows, Path(tmp) / "ultrachat.jsonl")
         prompts = load_prompts(corpus, benchmarks, args.contaminate, args.long_prompts)
@@ -187,6 +244,47 @@ def main() -> None:
                 f"{label:<52}{args.rows / result['seconds']:>10,.0f}{result['dropped']:>9,}"
                 f"{result['peak_mb']:>8,.0f} MB{result['grew_mb']:>6,.0f} MB",
                 flush=True,
+            )
+
+
+def memory_scaling(sizes: list[int], keep: Path | None) -> None:
+    """Peak RSS of a build with near_dedup and of near_dedup alone at two sizes, and the line through them."""
+    from make_corpus import make_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = keep or Path(tmp)
+        print(f"{'what':<44}{'dialogues':>11}{'kept':>10}{'seconds':>9}{'peak RSS':>11}{'index/kept':>12}{'grew':>9}")
+        results: dict[str, list[tuple[int, dict[str, float]]]] = {"build": [], "near_dedup-index": []}
+        for size in sorted(sizes):
+            corpus = folder / f"ultrachat-varied-{size}.jsonl"
+            if not corpus.exists():
+                make_corpus("ultrachat-varied", size, corpus)
+            for task, label in [
+                ("build", "build: ultrachat --filter --near-dedup 0.85"),
+                ("near_dedup-index", "near_dedup alone (first turns)"),
+            ]:
+                result = measure(task, corpus, [], 0.0, False)
+                results[task].append((size, result))
+                per_kept = f"{result['index_bytes'] / result['kept']:>10,.0f} B" if "index_bytes" in result else ""
+                grew = f"{result['grew_mb']:>6,.0f} MB" if "grew_mb" in result else ""
+                print(
+                    f"{label:<44}{size:>11,}{result['kept']:>10,}{result['seconds']:>9,.0f}"
+                    f"{result['peak_mb']:>8,.0f} MB{per_kept:>12}{grew:>9}",
+                    flush=True,
+                )
+        # The whole build's peak; near_dedup alone holds its input too, so for it the growth while it ran.
+        for task, column in (("build", "peak_mb"), ("near_dedup-index", "grew_mb")):
+            (small_size, small), (large_size, large) = results[task]
+            grown = (large[column] - small[column]) * 2**20
+            per_dialogue = grown / (large_size - small_size)
+            per_kept = grown / (large["kept"] - small["kept"])
+            at_dialogues = large[column] * 2**20 + per_dialogue * (FULL_ULTRACHAT - large_size)
+            at_kept = large[column] * 2**20 + per_kept * (FULL_ULTRACHAT - large["kept"])
+            what = "build: peak RSS" if task == "build" else "near_dedup alone: peak RSS growth while it ran"
+            print(
+                f"{what} {small[column]:,.0f} -> {large[column]:,.0f} MB, {per_kept:,.0f} B per kept prompt "
+                f"({per_dialogue:,.0f} B per dialogue); extrapolated to {FULL_ULTRACHAT:,} dialogues "
+                f"{at_dialogues / 1e9:.2f} GB, to {FULL_ULTRACHAT:,} kept prompts {at_kept / 1e9:.2f} GB"
             )
 
 
