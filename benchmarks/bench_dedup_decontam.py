@@ -120,13 +120,14 @@ def _baseline_near_dedup(prompts: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, dropped
 
 
-def _near_dedup_index(prompts: list[str], before: float) -> None:
+def _near_dedup_index(prompts: list[str]) -> None:
     """near_dedup alone, labelled by prompt id as in a build: peak RSS and the index's bytes per kept prompt."""
     import pyarrow as pa
 
     from distill_data.processors import NearDedup, StepStats, prompt_id
 
     table = pa.table({"prompt": pa.array(prompts, pa.string()), "prompt_id": [prompt_id(p) for p in prompts]})
+    before = _peak_mb()  # after the table is built: "grew" is the step's index and its per-batch work
     step = NearDedup()
     step.setup()
     stats = StepStats(step.name)
@@ -174,7 +175,7 @@ def child(task: str, corpus: Path, benchmarks: list[str], contaminate: float, lo
     elif task == "baseline-near_dedup":
         seconds, dropped = _baseline_near_dedup(prompts)
     elif task == "near_dedup-index":
-        _near_dedup_index(prompts, before)
+        _near_dedup_index(prompts)
         return
     else:
         raise SystemExit(f"unknown task {task}")
