@@ -124,7 +124,12 @@ def finish(folder: Path) -> None:
 
 def save(folder: Path, checkpoint: Checkpoint, state: Any) -> None:
     """Record a checkpoint: the state first, then the checkpoint that names it (the commit point)."""
-    _atomic_write(folder / STATE, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    temporary = folder / (STATE + ".tmp")
+    with temporary.open("wb") as handle:  # streamed: no second copy of a large state in memory
+        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, folder / STATE)
     _atomic_write(folder / CHECKPOINT, json.dumps(asdict(checkpoint), indent=2).encode("utf-8"))
 
 
