@@ -36,15 +36,14 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
 
 
 def check_reachable(spec: ModelSpec) -> None:
-    """A pretrained model that is neither a folder here nor reachable on the Hub fails at once, before the data is
-    read, not after a minute of retries."""
+    """A Hub model that the Hub cannot give (offline and not cached, or no network) fails at once, before the data
+    is read, not after a minute of retries."""
     from huggingface_hub import constants, try_to_load_from_cache
 
     name_or_path = str(spec.name_or_path)
-    if spec.init is not None or Path(name_or_path).exists():
-        return
-    if not looks_like_hub_id(name_or_path, split=False, bare=True):
-        raise ConfigError(f"model.name_or_path {name_or_path}: no such folder (and not a Hub id)")
+    hub_id = looks_like_hub_id(name_or_path, split=False, bare=True)
+    if spec.init is not None or Path(name_or_path).exists() or not hub_id:
+        return  # a folder, or a missing one: loading names it, after the data is checked
     unreachable = hub_unreachable(name_or_path, "model")
     if unreachable is None and constants.HF_HUB_OFFLINE:
         cached = try_to_load_from_cache(name_or_path, "config.json", revision=spec.revision)
