@@ -80,12 +80,20 @@ class LocalEngine:
         context = multiprocessing.get_context("spawn")  # no fork: polars and Arrow run thread pools
         with _ignoring_sigint():  # the workers inherit it: Ctrl-C stops the driver, which ends them, no tracebacks
             pool = context.Pool(self.workers, initializer=_start, initargs=([s.to_dict() for s in steps],))
-        with pool:
+        in_flight: deque[Any] = deque()
+        try:
             # A bounded window of batches in flight (Pool.imap would read the whole input ahead into memory).
-            in_flight: deque[Any] = deque()
             for batch in batches:
                 in_flight.append(pool.apply_async(_process, (batch,)))
                 if len(in_flight) > self.workers:
                     yield in_flight.popleft().get()
             while in_flight:
                 yield in_flight.popleft().get()
+        finally:
+            # No Pool.terminate(): it hangs for good when its task thread is still writing a batch larger than
+            # a pipe's buffer as the workers die (seen on a bad input row). On an error or an early stop the
+            # batches already sent (at most workers + 1) are let finish, then the workers leave on their own.
+            for pending in in_flight:
+                pending.wait()
+            pool.close()
+            pool.join()
