@@ -12,6 +12,7 @@ drops per reason and examples lives here once.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -107,6 +108,11 @@ class Processor:
 
     def input_files(self) -> tuple[str, ...]:
         """Files (or Hub ids) the step reads besides the rows: a run never replaces a folder that holds one."""
+        return ()
+
+    def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
+        """What the dataset card should note about this step (its "Known limitations"), given every step of the
+        recipe (``steps``, this one included): the step knows what it did, so the card never looks into steps."""
         return ()
 
     def params(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar, Literal
@@ -31,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..messages import MESSAGES_TYPE, as_list_array, turn_positions
-from ..presets import ASPECTS
+from ..presets import ASPECTS, PRESET_NOTES
 from .base import Processor, StepStats, record_drops
 from .prompt_id import prompt_id
 
@@ -92,6 +93,20 @@ class Binarize(Processor):
     method: Literal["zephyr", "argilla-clean", "h4-2023"] = "zephyr"
     ties: Literal["keep", "drop"] = "keep"
     seed: int = 42
+
+    def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
+        notes = [f"Method `{self.method}`: {PRESET_NOTES[self.method]}"]
+        if self.method == "h4-2023":
+            notes.append(
+                "`h4-2023` reproduces the published revision's defects on purpose (overall_score instead of the "
+                "fine-grained ratings, ties, positional rejects): use it to reproduce or audit, not to train anew."
+            )
+        if self.method != "argilla-clean":
+            notes.append(
+                "UltraFeedback contains TruthfulQA prompts: evaluating on TruthfulQA after training on this data is "
+                "contaminated (the `argilla-clean` preset removes them)."
+            )
+        return tuple(notes)
 
     def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
         lists = as_list_array(table.column("completions"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -12,7 +13,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .base import Filter
+from .base import Filter, Processor
+from .near_dedup import NearDedup
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -55,6 +57,11 @@ class Dedup(Filter):
 
     def setup(self) -> None:
         self._seen = set()
+
+    def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
+        if any(isinstance(step, NearDedup) for step in steps):
+            return ()  # near-duplicates were removed too: that step says so
+        return ("Deduplication is exact, on the normalised first user turn; near-duplicates remain.",)
 
     def drop_reasons(self, table: pa.Table) -> tuple[pa.Array, pa.Array | None]:
         prompts = normalised_prompts(table.column("prompt"))

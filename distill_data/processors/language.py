@@ -7,6 +7,7 @@ import json
 import operator
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -21,7 +22,7 @@ from langdetect.utils.ngram import NGram
 
 from ..errors import ConfigError
 from ..messages import first_turn_with_role
-from .base import Filter, StepStats, apply_drops
+from .base import Filter, Processor, StepStats, apply_drops
 
 
 @lru_cache(maxsize=1)
@@ -358,6 +359,12 @@ class LanguageFilter(Filter):
             raise ConfigError(f"parameter 'prefix_chars' must be positive, got {self.prefix_chars}")
         if not 0.0 < self.fast_screen_min_score <= 1.0:
             raise ConfigError(f"parameter 'fast_screen_min_score' must be in (0, 1], got {self.fast_screen_min_score}")
+
+    def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
+        return (
+            "Language identification (langdetect) reads only the first user turn, and its first "
+            f"{self.prefix_chars} characters.",
+        )
 
     def drop_reasons(self, table: pa.Table) -> tuple[pa.Array, pa.Array | None]:
         reasons, details, _ = self._classify(table)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
-from .base import MAX_CLUSTER_ROWS, Filter, StepStats, apply_drops
+from .base import MAX_CLUSTER_ROWS, Filter, Processor, StepStats, apply_drops
 
 MAX_CLUSTERS = 100  # clusters listed in provenance (the counters count them all)
 _SHINGLES_PER_CHUNK = 1 << 16  # shingles permuted at once (256 KB of uint32)
@@ -381,6 +382,13 @@ class NearDedup(Filter):
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"parameter 'seed' must be in [0, 2**32), got {self.seed}")
         lsh_bands(float(self.threshold), self.num_perm)
+
+    def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
+        return (
+            f"Near-duplicates were removed: a prompt whose character {self.ngram}-gram set has an estimated Jaccard "
+            f"similarity of at least {self.threshold} to an earlier kept prompt's (MinHash, {self.num_perm} "
+            "permutations) was dropped; near the threshold the estimate can keep or drop a pair either way.",
+        )
 
     def setup(self) -> None:
         self._index = _Index(self.num_perm, *lsh_bands(float(self.threshold), self.num_perm))

@@ -20,12 +20,13 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import polars as pl
 
+from .base import Processor
 from .turn_rewriter import TurnRewriter
 
 _PROTECTED = re.compile(
@@ -188,6 +189,12 @@ class Truecase(TurnRewriter):
     candidates: ClassVar[pl.Expr] = _CANDIDATE
 
     keep_words: tuple[str, ...] = ()
+
+    def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
+        return (
+            "Truecasing is rule-based: it fixes sentence starts and the pronoun I, and leaves code, URLs, file "
+            "names and words such as iPhone alone, but it cannot know proper nouns.",
+        )
 
     def rewriter(self) -> Callable[[str], str]:
         keep = frozenset(self.keep_words)
