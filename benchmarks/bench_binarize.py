@@ -36,7 +36,7 @@ def make_corpus(path: Path, rows: int) -> None:
 
 def run_ours(corpus: Path, out: Path) -> float:
     from distill_data import build
-    from distill_data.ultrafeedback import binarize_recipe
+    from distill_data.recipes import binarize_recipe
 
     start = time.perf_counter()
     build(binarize_recipe([str(corpus)], test_size=0.03), out, overwrite=True, progress=False)

@@ -1,7 +1,8 @@
 """Recipes: a whole data job as YAML (inputs, steps with parameters, splits, format), and back.
 
 ``recipes/ultrachat_200k.yaml`` holds the default UltraChat recipe; ``distill-data ultrachat`` builds the
-same recipe from its flags with :func:`ultrachat_recipe`, so the two always agree.
+same recipe from its flags with :func:`ultrachat_recipe`, so the two always agree (``distill-data binarize``
+likewise with :func:`binarize_recipe`). The steps of each come from its kind (:mod:`distill_data.kinds`).
 """
 
 from __future__ import annotations
@@ -14,23 +15,14 @@ import yaml
 
 from .declared_types import check_value, field_hints
 from .errors import ConfigError
+from .kinds import kinds
+from .kinds.ultrachat import ultrachat_steps
+from .kinds.ultrafeedback import binarize_steps
 from .pipeline import Pipeline
-from .processors import (
-    AssistantDisclaimerFilter,
-    Decontaminate,
-    Dedup,
-    FixText,
-    LanguageFilter,
-    NearDedup,
-    Processor,
-    PromptId,
-    StructureFilter,
-    Truecase,
-)
+from .processors import Processor
 from .recipe_yaml import load_yaml
 from .splits import SplitConfig
 
-KINDS = ("ultrachat", "ultrafeedback")
 FORMATS = ("parquet", "arrow")
 _KEYS = ("kind", "inputs", "steps", "split", "format")
 
@@ -68,8 +60,8 @@ class Recipe:
         if unknown:
             raise ConfigError(f"{where}: unknown key {', '.join(map(repr, unknown))}; expected {', '.join(_KEYS)}")
         kind = data.get("kind")
-        if kind not in KINDS:
-            raise ConfigError(f"{where}: 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+        if kind not in kinds():
+            raise ConfigError(f"{where}: 'kind' must be one of {', '.join(kinds())}, got {kind!r}")
         inputs = data.get("inputs") or []
         if isinstance(inputs, str):
             inputs = [inputs]
@@ -114,37 +106,6 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe.from_dict(data, str(path))
 
 
-def ultrachat_steps(
-    *,
-    filter: bool = True,
-    truecase: bool = True,
-    languages: tuple[str, ...] = ("en",),
-    max_chars: int | None = None,
-    decontaminate: tuple[str, ...] = (),
-    near_dedup: float | None = None,
-) -> list[Processor]:
-    """The UltraChat 200k steps. Without ``filter``: conversion clean-up only (FixText, Truecase, PromptId), plus
-    decontamination against the ``decontaminate`` benchmarks when any are given, and near-duplicate removal at
-    Jaccard ``near_dedup`` when given."""
-    steps: list[Processor] = [FixText()]
-    if truecase:
-        steps.append(Truecase())
-    if filter:
-        steps += [
-            StructureFilter(max_chars=max_chars),
-            AssistantDisclaimerFilter(),
-            LanguageFilter(languages=languages),
-        ]
-    steps.append(PromptId())
-    if decontaminate:
-        steps.append(Decontaminate(benchmarks=tuple(decontaminate)))
-    if filter:
-        steps.append(Dedup())
-    if near_dedup is not None:
-        steps.append(NearDedup(threshold=near_dedup))
-    return steps
-
-
 def ultrachat_recipe(
     inputs: list[str],
     *,
@@ -166,3 +127,25 @@ def ultrachat_recipe(
         near_dedup=near_dedup,
     )
     return Recipe("ultrachat", list(inputs), steps, split or SplitConfig(), format)
+
+
+def binarize_recipe(
+    inputs: list[str],
+    *,
+    preset: str = "zephyr",
+    seed: int = 42,
+    ties: str = "keep",
+    test_size: float | int = 2000,
+    max_samples: int | None = None,
+    format: str = "parquet",
+    decontaminate: tuple[str, ...] = (),
+    near_dedup: float | None = None,
+) -> Recipe:
+    """The binarization recipe for a preset; the same seed drives the rejected pick and the split."""
+    return Recipe(
+        "ultrafeedback",
+        list(inputs),
+        binarize_steps(preset, seed=seed, ties=ties, decontaminate=decontaminate, near_dedup=near_dedup),
+        SplitConfig(test_size=test_size, max_samples=max_samples, seed=seed),
+        format,
+    )

@@ -17,10 +17,9 @@ from huggingface_hub import DatasetCard
 from distill_data import build, plots
 from distill_data.cli import cli
 from distill_data.numbers import significant
-from distill_data.recipes import ultrachat_recipe
+from distill_data.recipes import binarize_recipe, ultrachat_recipe
 from distill_data.splits import SplitConfig
 from distill_data.synthetic import ultrachat_rows, ultrafeedback_rows
-from distill_data.ultrafeedback import binarize_recipe
 
 
 @pytest.fixture(scope="module")

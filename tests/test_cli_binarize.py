@@ -12,9 +12,8 @@ from click.testing import CliRunner
 from conftest import REPO, write_jsonl
 
 from distill_data.cli import cli
-from distill_data.recipes import load_recipe
+from distill_data.recipes import binarize_recipe, load_recipe
 from distill_data.synthetic import ultrafeedback_rows
-from distill_data.ultrafeedback import binarize_recipe
 
 SPLITS = ("train_prefs", "test_prefs", "train_sft", "test_sft", "train_gen", "test_gen")
 COLUMNS = [

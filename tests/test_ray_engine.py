@@ -16,10 +16,9 @@ from distill_data import build
 from distill_data.cli import cli
 from distill_data.engines import make_engine
 from distill_data.errors import ConfigError
-from distill_data.recipes import ultrachat_recipe
+from distill_data.recipes import binarize_recipe, ultrachat_recipe
 from distill_data.splits import SplitConfig
 from distill_data.synthetic import ultrachat_rows, ultrafeedback_rows
-from distill_data.ultrafeedback import binarize_recipe
 
 
 @pytest.fixture(scope="module")

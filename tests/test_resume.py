@@ -132,7 +132,7 @@ def test_nothing_to_resume_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_binarize_killed_then_resumed_through_the_api(tmp_path: Path) -> None:
-    from distill_data.ultrafeedback import binarize_recipe
+    from distill_data.recipes import binarize_recipe
 
     source = write_jsonl(tmp_path / "in.jsonl", list(ultrafeedback_rows(1500, seed=62)))
     output = tmp_path / "out"

@@ -9,10 +9,9 @@ import pytest
 from conftest import write_jsonl
 
 from distill_data import UltraChatSource, build
-from distill_data.recipes import ultrachat_recipe
+from distill_data.recipes import binarize_recipe, ultrachat_recipe
 from distill_data.splits import SplitConfig
 from distill_data.synthetic import ultrachat_rows, ultrafeedback_rows
-from distill_data.ultrafeedback import binarize_recipe
 
 
 def files(folder: Path) -> dict[str, bytes]:

@@ -8,12 +8,13 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .. import citations
-from ..cards import dataset_info, size_category, sources_markdown, split_configs
+from ..card_facts import dataset_info, size_category, sources_markdown, split_configs
 
 TITLES = {
     "generate": "Completions for AI feedback (distill-data generate)",
     "rate": "Rated completions, UltraFeedback schema (distill-data rate)",
 }
+COMMANDS = tuple(TITLES)  # the provenance commands whose folders get this card
 
 
 def write_feedback_card(folder: Path, provenance: dict[str, Any]) -> DatasetCard:

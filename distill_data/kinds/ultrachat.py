@@ -2,14 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from .cards import CardText
-from .kinds import DatasetKind
-from .plots import sft_data
-from .sources import UltraChatSource
+from ..plots import sft_data
+from ..processors import (
+    AssistantDisclaimerFilter,
+    Decontaminate,
+    Dedup,
+    FixText,
+    LanguageFilter,
+    NearDedup,
+    Processor,
+    PromptId,
+    StructureFilter,
+    Truecase,
+)
+from ..sources import UltraChatSource
+from .base import CardText, DatasetKind, step_notes
+
+
+def ultrachat_steps(
+    *,
+    filter: bool = True,
+    truecase: bool = True,
+    languages: tuple[str, ...] = ("en",),
+    max_chars: int | None = None,
+    decontaminate: tuple[str, ...] = (),
+    near_dedup: float | None = None,
+) -> list[Processor]:
+    """The UltraChat 200k steps. Without ``filter``: conversion clean-up only (FixText, Truecase, PromptId), plus
+    decontamination against the ``decontaminate`` benchmarks when any are given, and near-duplicate removal at
+    Jaccard ``near_dedup`` when given."""
+    steps: list[Processor] = [FixText()]
+    if truecase:
+        steps.append(Truecase())
+    if filter:
+        steps += [
+            StructureFilter(max_chars=max_chars),
+            AssistantDisclaimerFilter(),
+            LanguageFilter(languages=languages),
+        ]
+    steps.append(PromptId())
+    if decontaminate:
+        steps.append(Decontaminate(benchmarks=tuple(decontaminate)))
+    if filter:
+        steps.append(Dedup())
+    if near_dedup is not None:
+        steps.append(NearDedup(threshold=near_dedup))
+    return steps
 
 
 def output_schema() -> pa.Schema:
@@ -26,14 +69,8 @@ def output_schema() -> pa.Schema:
     return features.arrow_schema
 
 
-def _languages(provenance: dict[str, Any]) -> tuple[str, ...]:
-    for step in provenance["recipe"]["steps"]:
-        if "language_filter" in step:
-            return tuple(step["language_filter"]["languages"])
-    return ()
-
-
-def card_text(provenance: dict[str, Any]) -> CardText:
+def card_text(provenance: dict[str, Any], steps: Sequence[Processor]) -> CardText:
+    """The card's text; what the steps did comes from the steps themselves (:func:`.base.step_notes`)."""
     return CardText(
         title="UltraChat SFT (distill-data)",
         summary=(
@@ -60,22 +97,12 @@ def card_text(provenance: dict[str, Any]) -> CardText:
         limitations=(
             "The split construction of the published ultrachat_200k was never made public; these splits are a "
             "seeded hash of `prompt_id`, not the published ones.",
-            "Truecasing is rule-based: it fixes sentence starts and the pronoun I, and leaves code, URLs, file "
-            "names and words such as iPhone alone, but it cannot know proper nouns.",
-            "Language identification (langdetect) reads only the first user turn, and its first "
-            f"{_prefix_chars(provenance)} characters.",
-            "Deduplication is exact, on the normalised first user turn; near-duplicates remain.",
+            *step_notes(steps),
             "The text was written by a model (UltraChat used ChatGPT); it may contain errors and biases.",
         ),
-        languages=_languages(provenance),
+        # the card's `language` tag: what the language filter kept, if one ran
+        languages=next((tuple(step.languages) for step in steps if isinstance(step, LanguageFilter)), ()),
     )
-
-
-def _prefix_chars(provenance: dict[str, Any]) -> int | str:
-    for step in provenance["recipe"]["steps"]:
-        if "language_filter" in step:
-            return step["language_filter"]["prefix_chars"]
-    return "(no language filter)"
 
 
 ULTRACHAT = DatasetKind(
