@@ -9,11 +9,12 @@ import pyarrow as pa
 from rich.console import Console
 
 from .errors import ContractError
+from .processors.base import Processor, StepStats, processor_from_dict
+from .progress import progress_bar
+from .steps import run_steps
 
 if TYPE_CHECKING:
     from .engines import Engine
-from .processors.base import Processor, StepStats, processor_from_dict
-from .progress import progress_bar
 
 
 class Pipeline:
@@ -93,14 +94,8 @@ class Pipeline:
                     yield batch
 
     def process_batch(self, batch: pa.Table, start: int = 0) -> pa.Table:
-        """Run the steps from ``start`` on one batch, counting rows in and out."""
-        for step, stats in zip(self.steps[start:], self.stats[start:], strict=True):
-            if not len(batch):
-                break
-            stats.rows_in += len(batch)
-            batch = step.process(batch, stats)
-            stats.rows_out += len(batch)
-        return batch
+        """Run the steps from ``start`` on one batch, adding to :attr:`stats`."""
+        return run_steps(self.steps[start:], batch, self.stats[start:])[0]
 
     def snapshot(self) -> dict[str, Any]:
         """What a later :meth:`run` needs to continue this one: the statistics and the order-dependent steps."""

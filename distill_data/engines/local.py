@@ -19,34 +19,29 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..pipeline import Pipeline
 from ..processors.base import Processor, StepStats, processor_from_dict
+from ..steps import run_steps
 
-_head: Pipeline | None = None
+_steps: list[Processor] | None = None
 
 
-def start_head(step_dicts: list[dict[str, Any]]) -> Pipeline:
+def start_steps(step_dicts: list[dict[str, Any]]) -> list[Processor]:
     """The steps rebuilt from their parameters, set up for a run (shared with the Ray engine's actors)."""
-    head = Pipeline([processor_from_dict(entry) for entry in step_dicts])
-    for step in head.steps:
+    steps = [processor_from_dict(entry) for entry in step_dicts]
+    for step in steps:
         step.setup()
-    return head
-
-
-def process_one(head: Pipeline, batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
-    """One batch through ``head``, with the statistics of that batch alone."""
-    head.stats = [StepStats(step.name) for step in head.steps]
-    return head.process_batch(batch), head.stats
+    return steps
 
 
 def _start(step_dicts: list[dict[str, Any]]) -> None:
-    global _head
-    _head = start_head(step_dicts)
+    global _steps
+    _steps = start_steps(step_dicts)
 
 
 def _process(batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
-    assert _head is not None, "worker not started"
-    return process_one(_head, batch)
+    """One batch through the worker's steps, with the statistics of that batch alone."""
+    assert _steps is not None, "worker not started"
+    return run_steps(_steps, batch)
 
 
 @contextlib.contextmanager

@@ -20,17 +20,18 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..processors.base import Processor, StepStats
-from .local import process_one, start_head
+from ..steps import run_steps
+from .local import start_steps
 
 
 class _HeadActor:
     """Holds the rebuilt steps for the whole run (their setup, such as loading a language profile, runs once)."""
 
     def __init__(self, step_dicts: list[dict[str, Any]]) -> None:
-        self.head = start_head(step_dicts)
+        self.steps = start_steps(step_dicts)
 
     def process(self, batch: pa.Table) -> tuple[pa.Table, list[StepStats]]:
-        return process_one(self.head, batch)
+        return run_steps(self.steps, batch)
 
 
 def _ray() -> Any:
