@@ -1,26 +1,34 @@
-"""The ``distill-data`` command: parse options, build a recipe, run it, print a summary.
+"""The ``distill-data`` click group: the dataset commands (parse options, build a recipe, run it, print a summary)
+and ``train``; ``check``, ``generate`` and ``rate`` live in their subpackages and are registered here.
 
-Exit codes: 0 success, 1 bad data or an output problem, 2 a usage or configuration error.
+What every command shares (consoles, common options, error reporting, exit codes) is in cli_shell.py.
 """
 
 from __future__ import annotations
 
-import errno
-import functools
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from .click_options import with_options
+from .check.command import check  # its own module; imports transformers only when it runs
+from .cli_shell import (
+    FULL_DISK_ERRNOS,
+    MACHINE_ERRNOS,
+    console,
+    output_options,
+    progress_option,
+    reports_errors,
+    summary_console,
+    with_options,
+)
 from .engines import ENGINES
-from .errors import ConfigError, DistillDataError, OutputError
-from .output_folder import FORCE_OVERWRITE_HELP, output_lock
+from .errors import ConfigError, OutputError
+from .feedback.commands import generate, rate  # the HTTP client is imported when they run
+from .output_folder import output_lock
 from .presets import PRESETS
 
 if TYPE_CHECKING:
@@ -28,10 +36,6 @@ if TYPE_CHECKING:
     from .recipes import Recipe
 
 # The pipeline (Arrow, polars, datasets, langdetect) is imported inside the commands, so `--help` starts at once.
-
-console = Console(stderr=True)
-# Summaries go to stdout; a pipe or a file gets a readable width instead of 80 columns.
-summary_console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 class TestSize(click.ParamType):
@@ -50,42 +54,11 @@ class TestSize(click.ParamType):
             self.fail(f"{value!r} is neither a fraction (0.1) nor a row count (2000)", param, ctx)
 
 
-def _reports_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """Turn our errors into one red line and the documented exit code, without a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except ConfigError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            sys.exit(2)
-        except DistillDataError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted[/]: nothing was written")
-            sys.exit(130)
-        except OSError as exc:
-            if exc.errno not in _MACHINE_ERRNOS:
-                raise
-            where = f"{exc.filename}: " if exc.filename else ""
-            console.print(f"[bold red]error:[/] {where}{os.strerror(exc.errno)}", highlight=False, soft_wrap=True)
-            sys.exit(1)
-
-    return wrapper
-
-
-# Errors of the machine, not of the program (a full or read-only disk, a file-size limit, permissions): one line.
-_FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
-_MACHINE_ERRNOS = _FULL_DISK_ERRNOS | {errno.EACCES, errno.EPERM, errno.ENOTDIR}
-
-
 def _writing_output(exc: OSError, output: Path) -> bool:
     """Whether ``exc`` is a failure to write the output: the disk, or a path in it or its staging folder."""
-    if exc.errno in _FULL_DISK_ERRNOS:
+    if exc.errno in FULL_DISK_ERRNOS:
         return True
-    if exc.errno not in _MACHINE_ERRNOS or not exc.filename:
+    if exc.errno not in MACHINE_ERRNOS or not exc.filename:
         return False
     output = output.resolve()
     failed = Path(os.fsdecode(exc.filename))
@@ -97,11 +70,7 @@ def _writing_output(exc: OSError, output: Path) -> bool:
 
 # Options shared by every command that writes a dataset.
 _run_options = with_options(
-    click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
-    click.option(
-        "--overwrite", is_flag=True, help="Replace an earlier output of distill-data at OUTPUT (nothing else)."
-    ),
-    click.option("--force-overwrite", is_flag=True, help=FORCE_OVERWRITE_HELP),
+    output_options,
     click.option(
         "--resume",
         is_flag=True,
@@ -121,7 +90,7 @@ _run_options = with_options(
         show_default=True,
         help="Rows per Arrow batch (the output does not depend on it).",
     ),
-    click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
+    progress_option,
     click.option(
         "--shard-mb",
         type=click.IntRange(min=1),
@@ -215,7 +184,7 @@ def cli() -> None:
     test_size_help="Test split: a fraction (0.1) or a row count (2000).",
 )
 @_run_options
-@_reports_errors
+@reports_errors
 def ultrachat(
     inputs: tuple[str, ...],
     benchmarks: tuple[str, ...],
@@ -272,7 +241,7 @@ def ultrachat(
     test_size_help="Test pairs: a row count (2000) or a fraction (0.03).",
 )
 @_run_options
-@_reports_errors
+@reports_errors
 def binarize(
     inputs: tuple[str, ...],
     benchmarks: tuple[str, ...],
@@ -309,7 +278,7 @@ def binarize(
     "--seed", type=int, default=None, help="Replace the recipe's split seed (step seeds stay as the recipe says)."
 )
 @_run_options
-@_reports_errors
+@reports_errors
 def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any) -> None:
     """Run a recipe file (for example recipes/ultrachat_200k.yaml)."""
     from .recipes import load_recipe
@@ -324,7 +293,7 @@ def run(recipe_file: Path, inputs: tuple[str, ...], seed: int | None, **run: Any
 
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
-@_reports_errors
+@reports_errors
 def card(folder: Path) -> None:
     """Rebuild the dataset card (README.md) and plots (assets/) of FOLDER from provenance.json and the data."""
     from .cards import write_card
@@ -343,7 +312,7 @@ def card(folder: Path) -> None:
 @click.option("--revision", default=None, help="The branch to commit to (created when missing; default main).")
 @click.option("--commit-message", default=None, help="The commit message.")
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded and change nothing.")
-@_reports_errors
+@reports_errors
 def push(
     folder: Path, repo_id: str, private: bool, revision: str | None, commit_message: str | None, dry_run: bool
 ) -> None:
@@ -399,7 +368,7 @@ def _train_command(stage: str) -> Callable[..., None]:
         help="DANGER: save into a non-empty output_dir that holds no earlier training output (its files may be "
         "overwritten).",
     )
-    @_reports_errors
+    @reports_errors
     def command(recipe_file: Path, overrides: tuple[str, ...], force_overwrite: bool) -> None:
         from .train import load_train_recipe
         from .train import train as run_training
@@ -507,12 +476,7 @@ def _model_table(tallies: dict[str, dict[str, int]]) -> Table:
     return table
 
 
-from .check.command import check  # noqa: E402  (its own module; imports transformers only when it runs)
-
 cli.add_command(check)
-
-from .feedback.commands import generate, rate  # noqa: E402  (the HTTP client is imported when they run)
-
 cli.add_command(generate)
 cli.add_command(rate)
 

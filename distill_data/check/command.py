@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from ..errors import ConfigError, DistillDataError
+from ..cli_shell import console, progress_option, reports_errors, summary_console
+from ..errors import ConfigError
 from .problems import KINDS, LENGTH_KINDS
 from .report import print_report
 
@@ -49,7 +49,8 @@ _BLOCKING = [kind for kind, k in KINDS.items() if k.blocking or kind in LENGTH_K
 @click.option(
     "--json", "json_file", type=click.Path(path_type=Path), default=None, help="Also write the report as JSON."
 )
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@progress_option
+@reports_errors
 def check(
     source: str,
     tokenizer: str,
@@ -74,33 +75,25 @@ def check(
     """
     from .run import check_dataset
 
-    errors = Console(stderr=True)
-    try:
-        report = check_dataset(
-            source,
-            tokenizer,
-            chat_template=chat_template,
-            max_length=max_length,
-            assistant_only_loss=assistant_only_loss,
-            strict=strict,
-            allow=allow,
-            splits=splits,
-            sample=sample,
-            seed=seed,
-            progress=progress,
-            console=errors,
-        )
-        if json_file is not None:
-            try:
-                json_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"--json {json_file}: cannot write it: {exc}") from None
-    except ConfigError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except DistillDataError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    print_report(report, Console(width=None if sys.stdout.isatty() else 120))
+    report = check_dataset(
+        source,
+        tokenizer,
+        chat_template=chat_template,
+        max_length=max_length,
+        assistant_only_loss=assistant_only_loss,
+        strict=strict,
+        allow=allow,
+        splits=splits,
+        sample=sample,
+        seed=seed,
+        progress=progress,
+        console=console,
+    )
+    if json_file is not None:
+        try:
+            json_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--json {json_file}: cannot write it: {exc}") from None
+    print_report(report, summary_console)
     if report.blocking:
         sys.exit(1)

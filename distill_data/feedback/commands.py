@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from ..click_options import with_options
+from ..cli_shell import console, output_options, progress_option, reports_errors, summary_console, with_options
 from ..errors import ConfigError
-from ..output_folder import FORCE_OVERWRITE_HELP
 from .endpoint import parse_endpoint, parse_endpoints
 from .principles import PrincipleMix
 from .rubrics import ASPECTS, parse_aspects
@@ -20,18 +17,6 @@ from .usage import parse_price
 
 if TYPE_CHECKING:  # the HTTP client and the writer are imported when a command runs, not on every CLI start
     from .runner import FeedbackResult, RunOptions
-
-
-def _reports_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """The CLI's error reporting (one red line, exit 2 or 1), imported when called: cli imports this module."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        from ..cli import _reports_errors as reports
-
-        reports(command)(*args, **kwargs)
-
-    return wrapper
 
 
 _endpoint_options = with_options(
@@ -49,11 +34,7 @@ _endpoint_options = with_options(
 )
 
 _run_options = with_options(
-    click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Output folder."),
-    click.option(
-        "--overwrite", is_flag=True, help="Replace an earlier output of distill-data at OUTPUT (nothing else)."
-    ),
-    click.option("--force-overwrite", is_flag=True, help=FORCE_OVERWRITE_HELP),
+    output_options,
     click.option(
         "--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Requests in flight at most."
     ),
@@ -105,12 +86,11 @@ _run_options = with_options(
         show_default=True,
         help="On a bad input row or a request that fails after its retries: stop, or set it aside and go on.",
     ),
-    click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
+    progress_option,
 )
 
 
 def _options(run: dict[str, Any], models: list[str]) -> RunOptions:
-    from ..cli import console
     from .client import RetryPolicy
     from .runner import RunOptions
 
@@ -164,7 +144,7 @@ def _options(run: dict[str, Any], models: list[str]) -> RunOptions:
 )
 @_endpoint_options
 @_run_options
-@_reports_errors
+@reports_errors
 def generate(
     prompts: tuple[str, ...],
     field: str | None,
@@ -231,7 +211,7 @@ def generate(
 )
 @_endpoint_options
 @_run_options
-@_reports_errors
+@reports_errors
 def rate(
     inputs: tuple[str, ...],
     judge: str,
@@ -262,8 +242,7 @@ def rate(
 
 def print_summary(result: FeedbackResult) -> None:
     """Per model: answers, requests sent, retries, cache hits, failures, tokens and cost; then rating problems."""
-    from ..cli import summary_console as out
-
+    out = summary_console
     usage = result.usage
     priced = any("cost_usd" in entry for entry in usage.values())
     table = Table(title=f"distill-data {result.provenance['command']}: models", title_justify="left")
