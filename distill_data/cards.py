@@ -40,8 +40,10 @@ def write_card(folder: str | Path) -> DatasetCard:
     return write_kind_card(folder, kind_by_name(provenance["command"]), provenance)
 
 
-def write_kind_card(folder: Path, kind: DatasetKind, provenance: dict[str, Any]) -> DatasetCard:
+def write_kind_card(folder: str | Path, kind: DatasetKind, provenance: dict[str, Any] | None = None) -> DatasetCard:
     """Write the card of a ``kind`` dataset: the kind's text, the notes of the steps that ran, the plots."""
+    folder = Path(folder)
+    provenance = read_provenance(folder) if provenance is None else provenance
     files = split_files(folder)
     paths = [path for split in kind.plot_splits for path in files.get(split, [])]
     plot_data = kind.plot_data(row_groups(paths, kind.plot_columns)) if paths else {}
