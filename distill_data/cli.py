@@ -255,7 +255,7 @@ def binarize(
     **run: Any,
 ) -> None:
     """Build ultrafeedback_binarized-style preference pairs from raw UltraFeedback rows."""
-    from .ultrafeedback import binarize_recipe
+    from .recipes import binarize_recipe
 
     recipe = binarize_recipe(
         list(inputs),
