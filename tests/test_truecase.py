@@ -351,6 +351,7 @@ _SENTENCES = st.lists(
 ).map(lambda parts: "Z" + "".join("".join(part) for part in parts))
 
 
+@pytest.mark.slow  # 3,000 examples, about 30 s: run by .ci/run's slow step
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(st.one_of(_SENTENCES, _PIECEWISE, _TRICKY, st.text(max_size=60)), min_size=1, max_size=8))
 def test_candidate_filter_keeps_every_turn_the_rule_changes(texts):
