@@ -67,14 +67,6 @@ def first_turn_with_role(column: pa.ChunkedArray | pa.Array, role: str) -> pa.Ar
     return pc.if_else(pa.array(found), taken, pa.nulls(len(lists), pa.string()))
 
 
-def changed_rows(lists: pa.ListArray, turn_changed: pa.Array) -> int:
-    """How many dialogues have at least one changed turn."""
-    if len(turn_changed) == 0:
-        return 0
-    parents, _ = turn_positions(lists)
-    return len(np.unique(parents[turn_changed.to_numpy(zero_copy_only=False)]))
-
-
 def truncate_after_last_user(column: pa.ChunkedArray | pa.Array) -> pa.ListArray:
     """Each dialogue cut after its last user turn (the generation prompt of the ``*_gen`` splits)."""
     lists = as_list_array(column)

@@ -9,7 +9,6 @@ from helpers import contents, dialogues, roles
 
 from distill_data.messages import (
     MESSAGES_TYPE,
-    changed_rows,
     first_turn_with_role,
     map_contents,
     truncate_after_last_user,
@@ -34,7 +33,6 @@ def test_map_contents_rewrites_and_masks():
     assert contents(as_table(lists)) == [["HI", "OK"], ["S", "U", "A"]]
     assert roles(as_table(lists)) == roles(table)
     assert changed.to_pylist() == [True, False, True, True, False]
-    assert changed_rows(lists, changed) == 2
 
 
 def test_map_contents_unchanged_returns_same_values():
@@ -42,7 +40,6 @@ def test_map_contents_unchanged_returns_same_values():
     lists, changed = map_contents(table.column("messages"), upper)
     assert changed.to_pylist() == [False, False, False]
     assert contents(as_table(lists)) == contents(table)
-    assert changed_rows(lists, changed) == 0
 
 
 @pytest.mark.parametrize(("start", "length"), [(1, 2), (2, 1), (0, 1), (3, 0), (1, None)])
@@ -64,7 +61,6 @@ def test_map_contents_multiple_chunks():
     lists, changed = map_contents(column, upper)
     assert contents(as_table(lists)) == [["A", "B"], ["C"], ["D", "E"]]
     assert changed.to_pylist() == [True, False, True, False, True]
-    assert changed_rows(lists, changed) == 3
 
 
 def test_map_contents_table_slice_of_multiple_chunks():
@@ -78,13 +74,11 @@ def test_map_contents_empty_lists_and_empty_column():
     lists, changed = map_contents(table.column("messages"), upper)
     assert contents(as_table(lists)) == [[], ["A"], [], ["B", "C"], []]
     assert changed.to_pylist() == [True, True, True]
-    assert changed_rows(lists, changed) == 2
 
     empty = pa.array([], MESSAGES_TYPE)
     lists, changed = map_contents(empty, upper)
     assert len(lists) == 0
     assert len(changed) == 0
-    assert changed_rows(lists, changed) == 0
 
     only_empty = pa.array([[], []], MESSAGES_TYPE)
     lists, changed = map_contents(only_empty, upper)

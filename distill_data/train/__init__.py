@@ -1,17 +1,22 @@
-"""A thin trainer over TRL: recipes -> SFTConfig/DPOConfig -> SFTTrainer/DPOTrainer (peft for LoRA/QLoRA)."""
+"""A thin trainer over TRL: recipes -> SFTConfig/DPOConfig -> SFTTrainer/DPOTrainer (peft for LoRA/QLoRA).
 
-from .chat_template import ZEPHYR
-from .recipe import TrainRecipe, load_train_recipe, parse_train_recipe
-from .run import TrainResult, build_config, train, train_dpo, train_sft
+The public names are imported on first use, so a light module of the package (``train.recipe``) loads without
+transformers.
+"""
 
-__all__ = [
-    "ZEPHYR",
-    "TrainRecipe",
-    "TrainResult",
-    "build_config",
-    "load_train_recipe",
-    "parse_train_recipe",
-    "train",
-    "train_dpo",
-    "train_sft",
-]
+from __future__ import annotations
+
+from ..lazy import lazy_exports
+
+_EXPORTS = {
+    "ZEPHYR": "chat_template",
+    "TrainRecipe": "recipe",
+    "load_train_recipe": "recipe",
+    "parse_train_recipe": "recipe",
+    "TrainResult": "run",
+    "build_config": "run",
+    "train": "run",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,7 +16,7 @@ from ..output_folder import check_model_output, output_lock
 from .data import load_mixture, texts
 from .metrics import JsonlMetrics
 from .model import check_reachable, load_model, load_tokenizer
-from .recipe import TrainRecipe, load_train_recipe
+from .recipe import TrainRecipe
 
 
 @dataclass
@@ -104,11 +104,3 @@ def _push(recipe: TrainRecipe) -> str:
         ignore_patterns=["checkpoint-*/**", "metrics.jsonl"],
     )
     return str(info)
-
-
-def train_sft(recipe_file: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
-    return train(load_train_recipe(recipe_file, "sft", overrides))
-
-
-def train_dpo(recipe_file: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
-    return train(load_train_recipe(recipe_file, "dpo", overrides))
