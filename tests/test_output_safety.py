@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -187,7 +188,12 @@ def test_two_real_runs_on_one_output(corpus: Path, tmp_path: Path) -> None:
     while not (tmp_path / ".out.partial").exists():
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.005)
-    second = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    # The first run is paused while it holds the lock (SIGSTOP), so it cannot finish before the second starts.
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert second.returncode == 1 and "another run is writing" in second.stderr
