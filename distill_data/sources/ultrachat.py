@@ -1,4 +1,8 @@
-"""Raw UltraChat rows ``{"id": str, "data": [user, assistant, ...]}`` to Arrow batches of ``messages``."""
+"""Raw UltraChat rows ``{"id": str, "data": [user, assistant, ...]}`` to Arrow batches of ``messages``.
+
+Rows are converted whole tables at a time where Arrow parsed them (:func:`convert_table`), and one by one
+(:func:`convert_row`) wherever some row might not convert, so that its problem names its line and field.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..messages import MESSAGES_TYPE
+from ..messages import MESSAGE_TYPE, MESSAGES_TYPE
+from .columnar import ColumnarReader
 from .rows import FieldProblem, RowSource, check_text, kind_of
 
 SCHEMA = pa.schema([("id", pa.string()), ("messages", MESSAGES_TYPE)])
@@ -48,8 +53,38 @@ def _value(value: Any) -> str:
     return kind_of(value)
 
 
+# The fields convert_row reads, as Arrow's JSON reader is told to parse them (the rest of a raw row is skipped).
+PARSE_SCHEMA = pa.schema([("id", pa.string()), ("data", pa.list_(pa.string()))])
+_ROLES = pa.array(ROLES)
+
+
+def convert_table(parsed: pa.Table) -> pa.Table | None:
+    """Rows parsed by Arrow with :data:`PARSE_SCHEMA`, as :func:`convert_row` converts them one by one; or None
+    when some row might not convert (``data`` missing, null or empty, a null turn): :func:`convert_row` then
+    reads them, to name the row and field.
+
+    A non-string ``id`` or turn never gets here (Arrow refuses the block, :func:`.columnar.narrow` the table), nor
+    does a lone surrogate (Arrow refuses the escape, and Arrow strings are valid UTF-8, which cannot encode one).
+    """
+    import numpy as np
+
+    lists = parsed.column("data").combine_chunks()
+    turns = lists.flatten()
+    offsets = lists.offsets.to_numpy()
+    lengths = np.diff(offsets)
+    if lists.null_count or turns.null_count or (lengths == 0).any():
+        return None
+    starts = np.repeat(offsets[:-1] - offsets[0], lengths)
+    roles = _ROLES.take(pa.array((np.arange(len(turns)) - starts) % 2))
+    contents = {"content": turns, "role": roles}
+    items = pa.StructArray.from_arrays([contents[field.name] for field in MESSAGE_TYPE], fields=list(MESSAGE_TYPE))
+    messages = pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()), items, type=MESSAGES_TYPE)
+    return pa.Table.from_arrays([parsed.column("id"), messages], schema=SCHEMA)
+
+
 class UltraChatSource(RowSource):
     """Raw UltraChat dialogues from files, globs, folders or Hub ids, as batches of ``id`` and ``messages``."""
 
     def __init__(self, inputs: list[str], on_error: str = "fail", batch_size: int = 10_000) -> None:
         super().__init__(list(inputs), convert_row, SCHEMA, on_error=on_error, batch_size=batch_size)
+        self.columnar = ColumnarReader(PARSE_SCHEMA, convert_table)
