@@ -29,7 +29,7 @@ from .engines import ENGINES
 from .errors import ConfigError, OutputError
 from .feedback.commands import generate, rate  # the HTTP client is imported when they run
 from .output_folder import output_lock
-from .presets import PRESETS
+from .presets import DEFAULT_PRESET, PRESETS, preset_help
 
 if TYPE_CHECKING:
     from .builder import BuildResult
@@ -221,10 +221,9 @@ def ultrachat(
 @click.option(
     "--preset",
     type=click.Choice(list(PRESETS)),
-    default="zephyr",
+    default=DEFAULT_PRESET,
     show_default=True,
-    help="zephyr: the paper's method; h4-2023: the published 2023 revision exactly; "
-    "argilla-clean: no ties, no TruthfulQA.",
+    help=preset_help(),
 )
 @click.option(
     "--ties",

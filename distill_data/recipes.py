@@ -19,6 +19,7 @@ from .kinds import kinds
 from .kinds.ultrachat import ultrachat_steps
 from .kinds.ultrafeedback import binarize_steps
 from .pipeline import Pipeline
+from .presets import DEFAULT_PRESET
 from .processors import Processor
 from .recipe_yaml import load_yaml
 from .splits import SplitConfig
@@ -132,7 +133,7 @@ def ultrachat_recipe(
 def binarize_recipe(
     inputs: list[str],
     *,
-    preset: str = "zephyr",
+    preset: str = DEFAULT_PRESET,
     seed: int = 42,
     ties: str = "keep",
     test_size: float | int = 2000,

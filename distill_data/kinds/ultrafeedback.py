@@ -1,8 +1,7 @@
 """The UltraFeedback kind: raw rated completions in, ultrafeedback_binarized-style preference pairs out.
 
-Presets are recipes: ``zephyr`` (the Zephyr paper's method, the default), ``h4-2023`` (the exact published
-HuggingFaceH4/ultrafeedback_binarized revision, defects included) and ``argilla-clean`` (no ties, no
-TruthfulQA prompts). See :mod:`distill_data.processors.binarize` for the methods.
+A preset (:mod:`distill_data.presets`) becomes a recipe here: the prompts it removes, then the binarize step
+running its method; the reader is told which optional fields the preset needs.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ..errors import ConfigError
 from ..plots import PREFERENCE_COLUMNS, preference_data
-from ..presets import PRESETS
+from ..presets import DEFAULT_PRESET, preset_named
 from ..processors import Binarize, Decontaminate, NearDedup, Processor, SourceFilter
 from ..sources.ultrafeedback import UltraFeedbackSource
 from .base import CardText, DatasetKind, step_notes
@@ -24,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def binarize_steps(
-    preset: str = "zephyr",
+    preset: str = DEFAULT_PRESET,
     *,
     seed: int = 42,
     ties: str = "keep",
@@ -32,11 +30,10 @@ def binarize_steps(
     near_dedup: float | None = None,
 ) -> list[Processor]:
     """The steps of a preset: decontamination when asked, the preset's own filter, the method, near-dedup."""
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    removes = preset_named(preset).removes_sources
     steps: list[Processor] = [Decontaminate(benchmarks=tuple(decontaminate))] if decontaminate else []
-    if preset == "argilla-clean":
-        steps.append(SourceFilter(exclude=("truthful_qa",)))
+    if removes:
+        steps.append(SourceFilter(exclude=removes))
     steps.append(Binarize(method=preset, ties=ties, seed=seed))
     if near_dedup is not None:  # after binarize, which then runs on the workers with the steps before it
         steps.append(NearDedup(threshold=near_dedup))
@@ -64,12 +61,14 @@ def output_schema() -> pa.Schema:
     return features.arrow_schema
 
 
-def _methods(recipe: Recipe) -> list[str]:
-    return [step.method for step in recipe.steps if isinstance(step, Binarize)]
+def _required_fields(recipe: Recipe) -> set[str]:
+    """The optional completion fields the recipe's presets need in every row."""
+    return {field for step in recipe.steps if isinstance(step, Binarize) for field in step.preset.requires}
 
 
 def _source(recipe: Recipe, on_error: str, batch_size: int) -> UltraFeedbackSource:
-    return UltraFeedbackSource(recipe.inputs, on_error, batch_size, require_overall_score="h4-2023" in _methods(recipe))
+    require_overall_score = "overall_score" in _required_fields(recipe)
+    return UltraFeedbackSource(recipe.inputs, on_error, batch_size, require_overall_score=require_overall_score)
 
 
 def card_text(provenance: dict[str, Any], steps: Sequence[Processor]) -> CardText:

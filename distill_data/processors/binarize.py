@@ -1,42 +1,26 @@
 """Binarize: rated completions to one preference pair per prompt (chosen, rejected), columnar.
 
-Three methods, one per published variant:
-
-* ``zephyr`` (the Zephyr paper): score = mean of the four aspect ratings ("N/A" left out); a completion with
-  no rating or an empty response is ineligible; chosen = the best score (ties: the earliest); rejected = a
-  uniform pick among the other eligible completions.
-* ``argilla-clean``: as ``zephyr``, but rejected is picked among completions with a strictly lower score;
-  rows without one are dropped (so there are no ties).
-* ``h4-2023``: exactly the HuggingFaceH4/ultrafeedback_binarized revision that trained Zephyr-7B-beta:
-  score = ``overall_score``; chosen = the first completion with the top score; rejected = Python's
-  ``random.choice`` over all (overall_score, response, model) triples, redrawn while it equals the chosen
-  triple, with ``random.seed(seed)`` before every row. The pick is therefore positional: it depends on the
-  number of completions only. Known defects it reproduces: ``overall_score`` is the critique score, which
-  disagrees with the fine-grained ratings on many rows; ties are kept; rejected is not random per prompt.
-
-For ``zephyr`` and ``argilla-clean`` the pick depends only on (seed, prompt_id): a uniform number from
-sha256, so it is the same whatever the row order, batch size or number of workers.
+What every preset shares lives here: chosen = the eligible completion with the best score (the earliest on
+ties), a row with under two eligible completions is dropped, ``ties="drop"`` drops pairs of equal scores, and
+the output columns. How a preset scores and rejects is its own (:mod:`distill_data.presets`): the step calls its
+scoring function on the flat completions and its rejection rule on a :class:`ScoredBatch`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from ..declared_types import check_value
 from ..messages import MESSAGES_TYPE, as_list_array, turn_positions
-from ..presets import ASPECTS, PRESET_NOTES
+from ..presets import DEFAULT_PRESET, PRESETS, TRUTHFULQA_NOTE, Preset
 from .base import Processor, StepStats, record_drops
 from .prompt_id import prompt_id
-
-H4_MAX_DRAWS = 1000
 
 
 def uniform(seed: int, prompt_ids: list[str]) -> np.ndarray:
@@ -48,13 +32,6 @@ def uniform(seed: int, prompt_ids: list[str]) -> np.ndarray:
         count=len(prompt_ids),
     )
     return bits.astype(np.float64) * 2.0**-53
-
-
-@lru_cache(maxsize=64)
-def h4_draws(seed: int, n: int) -> np.ndarray:
-    """The indices ``random.choice`` returns on a list of ``n`` items after ``random.seed(seed)``, in order."""
-    rng = random.Random(seed)
-    return np.array([rng.choice(range(n)) for _ in range(H4_MAX_DRAWS)], dtype=np.int64)
 
 
 def pairs(prompts: pa.Array, chosen: pa.Array, rejected: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -72,8 +49,36 @@ def pairs(prompts: pa.Array, chosen: pa.Array, rejected: pa.Array) -> tuple[pa.A
 
 
 @dataclass
+class ScoredBatch:
+    """One batch as a preset's rejection rule sees it: every completion scored, each row's chosen one, the drop
+    reasons so far (a rule adds its own with :meth:`drop`)."""
+
+    lists: pa.ListArray  # the completions of each row
+    flat: pa.StructArray  # all completions of the batch, row after row; "flat index" below indexes these
+    parents: np.ndarray  # flat index -> row
+    scores: np.ndarray  # flat index -> score (NaN: none)
+    eligible: np.ndarray  # flat index -> may be chosen or rejected
+    chosen: np.ndarray  # row -> flat index of the chosen completion (-1: none)
+    reasons: np.ndarray  # row -> why it is dropped (None: kept)
+    prompt_ids: list[str]
+    seed: int
+
+    def chosen_scores(self) -> np.ndarray:
+        """Per row, the chosen completion's score (NaN: none)."""
+        return _score_at(self.scores, self.chosen)
+
+    def uniform_pick(self, candidates: np.ndarray) -> np.ndarray:
+        """Per row, one of its ``candidates`` (a flat mask), uniformly from (seed, prompt_id) only (-1: none)."""
+        return _uniform_pick(len(self.lists), self.parents, candidates, uniform(self.seed, self.prompt_ids))
+
+    def drop(self, rows: np.ndarray, reason: str) -> None:
+        """Drop the ``rows`` (a row mask) that nothing dropped yet, for ``reason``."""
+        self.reasons[rows & (self.reasons == None)] = reason  # noqa: E711
+
+
+@dataclass
 class Binarize(Processor):
-    """Turn each prompt's rated completions into one (chosen, rejected) pair; see the module docstring."""
+    """Turn each prompt's rated completions into one (chosen, rejected) pair the way preset ``method`` says."""
 
     name: ClassVar[str] = "binarize"
     inputs: ClassVar[tuple[str, ...]] = ("prompt", "completions")
@@ -90,25 +95,27 @@ class Binarize(Processor):
 
     removes: ClassVar[tuple[str, ...]] = ("completions",)
 
-    method: Literal["zephyr", "argilla-clean", "h4-2023"] = "zephyr"
+    method: str = DEFAULT_PRESET  # a name in distill_data.presets.PRESETS
     ties: Literal["keep", "drop"] = "keep"
     seed: int = 42
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_value(self.method, Literal[tuple(PRESETS)], "parameter 'method'")
+
+    @property
+    def preset(self) -> Preset:
+        return PRESETS[self.method]
+
     def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
-        notes = [f"Method `{self.method}`: {PRESET_NOTES[self.method]}"]
-        if self.method == "h4-2023":
-            notes.append(
-                "`h4-2023` reproduces the published revision's defects on purpose (overall_score instead of the "
-                "fine-grained ratings, ties, positional rejects): use it to reproduce or audit, not to train anew."
-            )
-        if self.method != "argilla-clean":
-            notes.append(
-                "UltraFeedback contains TruthfulQA prompts: evaluating on TruthfulQA after training on this data is "
-                "contaminated (the `argilla-clean` preset removes them)."
-            )
+        preset = self.preset
+        notes = [f"Method `{preset.name}`: {preset.note}", *preset.caveats]
+        if "truthful_qa" not in preset.removes_sources:
+            notes.append(TRUTHFULQA_NOTE)
         return tuple(notes)
 
     def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
+        preset = self.preset
         lists = as_list_array(table.column("completions"))
         flat = lists.flatten()
         parents, positions = turn_positions(lists)
@@ -116,39 +123,11 @@ class Binarize(Processor):
         prompts = table.column("prompt").combine_chunks()
         ids = [prompt_id(p) for p in prompts.to_pylist()]
 
-        if self.method == "h4-2023":
-            scores = flat.field("overall_score").to_numpy(zero_copy_only=False).astype(np.float64)
-            eligible = np.ones(len(flat), dtype=bool)
-        else:
-            ratings = (
-                np.column_stack([flat.field(a).to_numpy(zero_copy_only=False).astype(np.float64) for a in ASPECTS])
-                if len(flat)
-                else np.zeros((0, 4))
-            )
-            rated = (~np.isnan(ratings)).sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                scores = np.nansum(ratings, axis=1) / rated
-            # A response of only whitespace is not eligible (utf8_is_space stops at the first other character).
-            blank = pc.or_(
-                pc.utf8_is_space(flat.field("response")), pc.equal(pc.binary_length(flat.field("response")), 0)
-            )
-            eligible = (rated > 0) & ~blank.to_numpy(zero_copy_only=False)
-
+        scores, eligible = preset.score(flat)
         chosen = _first_best(n, parents, positions, scores, eligible)
         reasons = np.full(n, None, dtype=object)
-        few = np.bincount(parents[eligible], minlength=n) < 2
-        reasons[few] = "fewer_than_2_completions" if self.method == "h4-2023" else "fewer_than_2_valid_completions"
-
-        if self.method == "h4-2023":
-            rejected = self._h4_rejected(lists, flat, parents, scores, chosen, reasons)
-        else:
-            best = _score_at(scores, chosen)
-            candidates = eligible & (np.arange(len(flat)) != chosen[parents])
-            if self.method == "argilla-clean":
-                candidates &= scores < best[parents]
-            rejected = _uniform_pick(n, parents, candidates, uniform(self.seed, ids))
-            if self.method == "argilla-clean":
-                reasons[(rejected < 0) & (reasons == None)] = "no_lower_scored_completion"  # noqa: E711
+        reasons[np.bincount(parents[eligible], minlength=n) < 2] = preset.too_few
+        rejected = preset.reject(ScoredBatch(lists, flat, parents, scores, eligible, chosen, reasons, ids, self.seed))
 
         score_chosen, score_rejected = _score_at(scores, chosen), _score_at(scores, rejected)
         if self.ties == "drop":
@@ -181,42 +160,6 @@ class Binarize(Processor):
             index = out.schema.get_field_index(name)
             out = out.append_column(name, column) if index < 0 else out.set_column(index, name, column)
         return out
-
-    def _h4_rejected(
-        self,
-        lists: pa.ListArray,
-        flat: pa.StructArray,
-        parents: np.ndarray,
-        scores: np.ndarray,
-        chosen: np.ndarray,
-        reasons: np.ndarray,
-    ) -> np.ndarray:
-        """Replay the original loop: redraw while the drawn triple equals the chosen one."""
-        n = len(lists)
-        sizes = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-        starts = lists.offsets.to_numpy()[:-1] - lists.offsets[0].as_py()
-        responses = np.asarray(flat.field("response").to_pylist(), dtype=object)
-        models = np.asarray(flat.field("model").to_pylist(), dtype=object)
-
-        def same_as_chosen(index: np.ndarray, rows: np.ndarray) -> np.ndarray:
-            c = chosen[rows]
-            return (scores[index] == scores[c]) & (responses[index] == responses[c]) & (models[index] == models[c])
-
-        everything = np.arange(len(flat))
-        identical = same_as_chosen(everything, parents) if len(flat) else np.zeros(0, dtype=bool)
-        all_identical = np.bincount(parents[~identical], minlength=n) == 0
-        reasons[all_identical & (reasons == None)] = "all_completions_identical"  # noqa: E711
-        rejected = np.full(n, -1, dtype=np.int64)
-        pending = np.flatnonzero(reasons == None)  # noqa: E711
-        for draw in range(H4_MAX_DRAWS):
-            if not len(pending):
-                break
-            picks = starts[pending] + np.array([h4_draws(self.seed, int(sizes[r]))[draw] for r in pending])
-            done = ~same_as_chosen(picks, pending)
-            rejected[pending[done]] = picks[done]
-            pending = pending[~done]
-        reasons[pending] = "all_completions_identical"
-        return rejected
 
 
 def _score_at(scores: np.ndarray, index: np.ndarray) -> np.ndarray:
