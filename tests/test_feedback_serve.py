@@ -68,7 +68,9 @@ def build_models(root: Path) -> dict[str, Path]:
         )  # fmt: skip
         torch.manual_seed(seed)
         built = AutoModelForCausalLM.from_config(config)
-        sampling = {"do_sample": True, "top_k": 0} if sample else {"do_sample": False}
+        # A random model may sample its end token first; ``min_new_tokens`` (the server's `generate` starts from
+        # the model's generation config) keeps every sampled response non-empty, whatever the tokenizer's ids.
+        sampling = {"do_sample": True, "top_k": 0, "min_new_tokens": 2} if sample else {"do_sample": False}
         built.generation_config = GenerationConfig(
             **sampling, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id
         )
