@@ -333,3 +333,27 @@ def test_narrow_keeps_nulls_and_fills_missing_fields():
     completion = narrowed.to_pylist()[1]["completions"][0]
     assert completion["model"] == "m" and completion["annotations"] is None and completion["overall_score"] is None
     assert narrow(table.set_column(0, "instruction", pa.array([1, 2])), PARSE_SCHEMA) is None
+
+
+# Valid sequences, and the invalid ones that decoders get wrong: surrogates, overlong forms, past U+10FFFF, cut.
+_UTF8_PIECES = st.sampled_from(
+    [
+        bytes.fromhex(piece)
+        for piece in "61 7b 0a 00 c3a9 e282ac f09f9880 efbbbf ed9fbf ee8080 f48fbfbf"  # valid
+        " eda080 edbfbf c080 c1bf e08080 f0808080 f4908080 f5808080 ff 80 c3 e282 f09f98".split()
+    ]
+)
+
+
+@given(st.one_of(st.binary(max_size=64), st.lists(_UTF8_PIECES, max_size=12).map(b"".join)))
+def test_arrows_utf8_check_is_pythons(data):
+    """Surrogates, overlong forms, code points past U+10FFFF and cut sequences are refused as bytes.decode does."""
+    from distill_data.sources.jsonl_blocks import _is_utf8
+
+    try:
+        data.decode("utf-8")
+        decodes = True
+    except UnicodeDecodeError:
+        decodes = False
+    assert _is_utf8(data) == decodes
+    assert _is_utf8(b"x" * 100 + data + b"y" * 33) == decodes  # past the validator's ASCII fast path too
