@@ -2,37 +2,33 @@
 
 Everything happens inside a staging folder that replaces ``output`` only when all of it succeeded. What
 differs between kinds of data (the source, the output columns, the splits, the card) is a
-:class:`~distill_data.kinds.DatasetKind`; the flow is the same for all.
+:class:`~distill_data.kinds.DatasetKind`; the flow is the same for all. This module is only that flow: the
+engine is chosen in :mod:`~distill_data.engines`, the spill is :mod:`~distill_data.spill`, checkpoints are
+:mod:`~distill_data.resume`, the splits :mod:`~distill_data.splits` and the files :mod:`~distill_data.sinks`.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
-import numpy as np
-import pyarrow as pa
 from rich.console import Console
 
 from . import resume as resuming
-from . import splits as splitting
 from .cards import write_card
-from .engines import Engine, make_engine
+from .engines import make_engine
 from .errors import ContractError, InputError
-from .kinds import Side, kind_of_recipe
-from .messages import truncate_after_last_user
+from .kinds import kind_of_recipe
 from .output_folder import claimed_output, staging
-from .pipeline import Pipeline
 from .provenance import package_versions, write_provenance
 from .recipes import Recipe
-from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, ParquetSink
-from .sources.rows import RowSource
+from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, save_to_disk
+from .spill import spill
+from .splits import write_splits
 
 T = TypeVar("T")
 
@@ -101,11 +97,7 @@ def build(
         # A resumed run compares the checksums first; a new one goes on while they are computed, and records them
         # in the manifest before its first checkpoint (which a resumed run could use).
         resumed = resuming.resume(work, {**manifest, "inputs": describing()}) if resume else None
-        runner = None
-        if engine != "local":
-            runner = make_engine(engine, num_proc, ray_address)
-        elif not one_batch and (num_proc or os.cpu_count() or 1) > 1:  # one batch: processes cost more than they save
-            runner = make_engine(engine, num_proc)
+        runner = make_engine(engine, num_proc, ray_address, one_batch=one_batch)
         if not resume:
             resuming.start(work, manifest)
         elif resumed is not None:
@@ -122,7 +114,7 @@ def build(
                 resuming.record_inputs(stage, describing())
                 resuming.save(stage, checkpoint, state)
 
-            spill_parts = _spill(
+            spill_parts = spill(
                 stage,
                 source,
                 pipeline,
@@ -182,160 +174,3 @@ def _in_background(function: Callable[[], T]) -> Callable[[], T]:
 
     threading.Thread(target=run, name="distill-data-describe", daemon=True).start()
     return future.result
-
-
-def _spill(
-    stage: Path,
-    source: RowSource,
-    pipeline: Pipeline,
-    schema: pa.Schema,
-    engine: Engine | None,
-    resumed: tuple[resuming.Checkpoint, Any] | None,
-    part_bytes: int,
-    expected: int | None,
-    progress: bool,
-    console: Console | None,
-    save_checkpoint: Callable[[resuming.Checkpoint, Any], None],
-) -> list[Path]:
-    """Stream the processed rows into spill parts, with a checkpoint after each finished part; the parts' paths.
-
-    A resumed run skips the input batches its checkpoint covers and restores the statistics and dedup's state.
-    """
-    checkpoint, state = resumed if resumed else (None, None)
-    part = checkpoint.parts if checkpoint else 0
-    first = checkpoint.batches if checkpoint else 0
-    marks: dict[int, tuple[int, int, int]] = {}  # batch -> source counters and rejects length once it was read
-    with (stage / "rejects.jsonl").open("a", encoding="utf-8") as rejects:
-        batches = _counted_batches(source, rejects, checkpoint, marks)
-        processed = pipeline.run(
-            batches,
-            total_rows=expected,
-            progress=progress,
-            console=console,
-            engine=engine,
-            state=state,
-            yield_empty=True,
-        )
-        writer: _SpillWriter | None = None
-        for number, batch in enumerate(processed, start=first):
-            if len(batch):
-                writer = writer or _SpillWriter(resuming.spill_part(stage, part), schema)
-                writer.write(batch.select(schema.names).cast(schema))
-            mark = marks.pop(number)
-            if writer is not None and writer.bytes >= part_bytes:
-                writer.close()
-                writer = None
-                part += 1
-                save_checkpoint(resuming.Checkpoint(part, number + 1, *mark), pipeline.snapshot())
-        if writer is not None:
-            writer.close()
-            part += 1
-    return [resuming.spill_part(stage, number) for number in range(part)]
-
-
-def _counted_batches(
-    source: RowSource,
-    rejects: TextIO,
-    checkpoint: resuming.Checkpoint | None,
-    marks: dict[int, tuple[int, int, int]],
-) -> Iterator[pa.Table]:
-    """The source's batches after those a checkpoint covers, noting the counters as each one is read."""
-    batches = source.batches()
-    number = 0
-    if checkpoint is not None:
-        source.rejects = None  # their rejects are already in the file
-        for _ in itertools.islice(batches, checkpoint.batches):
-            number += 1
-        source.rows_read, source.rejected = checkpoint.rows_read, checkpoint.rejected
-    source.rejects = rejects
-    for batch in batches:
-        rejects.flush()
-        marks[number] = (source.rows_read, source.rejected, rejects.tell())
-        number += 1
-        yield batch
-
-
-class _SpillWriter:
-    """One spill part: an Arrow IPC file, and how many bytes of rows it holds."""
-
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self._file = pa.OSFile(str(path), "wb")
-        self._writer = pa.ipc.new_file(self._file, schema)
-        self.bytes = 0
-
-    def write(self, table: pa.Table) -> None:
-        self._writer.write_table(table)
-        self.bytes += table.nbytes
-
-    def close(self) -> None:
-        self._writer.close()
-        self._file.close()
-
-
-def write_splits(
-    spill_parts: list[Path],
-    data_dir: Path,
-    schema: pa.Schema,
-    layout: dict[str, tuple[Side, bool]],
-    config: splitting.SplitConfig,
-    shard_bytes: int = DEFAULT_SHARD_BYTES,
-    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
-) -> dict[str, int]:
-    """Assign each spilled row to its splits and stream it into Parquet shards per split.
-
-    The spill is read one record batch at a time, twice (first only the prompt ids, which decide the splits), so
-    memory holds one batch and the ids, not the spill: a memory map would count every page it touched.
-    """
-    # Copied out of each batch: a column read from a file shares (and would keep alive) the batch's buffer.
-    prompt_ids = pa.chunked_array(
-        [pa.concat_arrays([batch.column("prompt_id")]) for batch in _spilled_batches(spill_parts)], pa.string()
-    ).combine_chunks()
-    assignment = splitting.assign(prompt_ids, config)
-    del prompt_ids
-    masks: dict[Side, np.ndarray] = {
-        "train": assignment.train,
-        "test": assignment.test,
-        "test_half": assignment.test_half,
-    }
-    sinks = {name: ParquetSink(data_dir, name, schema, row_group_rows, shard_bytes) for name in layout}
-    start = 0
-    messages_index = schema.get_field_index("messages")
-    for record_batch in _spilled_batches(spill_parts):
-        batch = pa.Table.from_batches([record_batch])
-        rows = slice(start, start + len(batch))
-        start += len(batch)
-        for name, (side, gen) in layout.items():
-            part = batch.filter(pa.array(masks[side][rows]))
-            if gen:
-                part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
-            sinks[name].write(part)
-    for sink in sinks.values():
-        sink.close()  # a split without rows writes no file: `datasets` cannot load an empty split
-    return {name: sink.rows for name, sink in sinks.items()}
-
-
-def _spilled_batches(spill_parts: list[Path]) -> Iterator[pa.RecordBatch]:
-    """The spilled record batches in order, each read from disk when it is needed."""
-    for path in spill_parts:
-        with pa.OSFile(str(path)) as file:
-            reader = pa.ipc.open_file(file)
-            for index in range(reader.num_record_batches):
-                yield reader.get_batch(index)
-
-
-def save_to_disk(stage: Path, split_names: list[str]) -> None:
-    """Also write a ``DatasetDict.save_to_disk`` folder at ``arrow/`` from the Parquet splits."""
-    import pyarrow.parquet as pq
-    from datasets import Dataset, DatasetDict
-    from datasets.table import InMemoryTable
-
-    files: dict[str, list[Path]] = {}
-    for path in sorted((stage / "data").glob("*.parquet")):
-        files.setdefault(path.name.split("-")[0], []).append(path)
-    # The Parquet schema carries the `datasets` features, so the loaded tables need no cast.
-    splits = {
-        name: Dataset(InMemoryTable(pa.concat_tables([pq.read_table(p) for p in files[name]])))
-        for name in split_names
-        if name in files
-    }
-    DatasetDict(splits).save_to_disk(str(stage / "arrow"))

@@ -1,6 +1,6 @@
 """Parquet splits in the Hub layout, written in fixed-size row groups from contiguous arrays, so the bytes
-depend on the rows alone, never on the batch size that produced them (the folder they go to is staged and
-committed by :mod:`distill_data.output_folder`)."""
+depend on the rows alone, never on the batch size that produced them, and optionally a ``save_to_disk`` copy
+(the folder they go to is staged and committed by :mod:`distill_data.output_folder`)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,20 @@ class ParquetSink:
             part.rename(final)
             self.paths.append(final)
         return self.paths
+
+
+def save_to_disk(stage: Path, split_names: list[str]) -> None:
+    """Also write a ``DatasetDict.save_to_disk`` folder at ``arrow/`` from the Parquet splits."""
+    from datasets import Dataset, DatasetDict
+    from datasets.table import InMemoryTable
+
+    files: dict[str, list[Path]] = {}
+    for path in sorted((stage / "data").glob("*.parquet")):
+        files.setdefault(path.name.split("-")[0], []).append(path)
+    # The Parquet schema carries the `datasets` features, so the loaded tables need no cast.
+    splits = {
+        name: Dataset(InMemoryTable(pa.concat_tables([pq.read_table(p) for p in files[name]])))
+        for name in split_names
+        if name in files
+    }
+    DatasetDict(splits).save_to_disk(str(stage / "arrow"))

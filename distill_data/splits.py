@@ -1,4 +1,5 @@
-"""Seeded, order-independent selection and train/test assignment by ``prompt_id``.
+"""Splits: seeded, order-independent selection and train/test assignment by ``prompt_id``, and the writing of
+the spilled rows into their splits' Parquet shards.
 
 Each dialogue gets a key: the first 8 bytes of sha256(purpose, seed, prompt_id). ``max_samples`` keeps the
 rows with the smallest selection keys; the test split takes the selected rows with the smallest split
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from .errors import ConfigError
+from .messages import truncate_after_last_user
+from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, ParquetSink
+from .spill import spilled_batches
+
+if TYPE_CHECKING:
+    from .kinds import Side
 
 
 @dataclass
@@ -106,3 +114,45 @@ def assign(prompt_ids: pa.Array | list[str | None], config: SplitConfig) -> Assi
     test_half = np.zeros(n, dtype=bool)
     test_half[chosen] = _smallest(split_keys, n_test // 2) & test[chosen]
     return Assignment(selected, test, test_half)
+
+
+def write_splits(
+    spill_parts: list[Path],
+    data_dir: Path,
+    schema: pa.Schema,
+    layout: dict[str, tuple[Side, bool]],
+    config: SplitConfig,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+) -> dict[str, int]:
+    """Assign each spilled row to its splits and stream it into Parquet shards per split.
+
+    The spill is read one record batch at a time, twice (first only the prompt ids, which decide the splits), so
+    memory holds one batch and the ids, not the spill: a memory map would count every page it touched.
+    """
+    # Copied out of each batch: a column read from a file shares (and would keep alive) the batch's buffer.
+    prompt_ids = pa.chunked_array(
+        [pa.concat_arrays([batch.column("prompt_id")]) for batch in spilled_batches(spill_parts)], pa.string()
+    ).combine_chunks()
+    assignment = assign(prompt_ids, config)
+    del prompt_ids
+    masks: dict[Side, np.ndarray] = {
+        "train": assignment.train,
+        "test": assignment.test,
+        "test_half": assignment.test_half,
+    }
+    sinks = {name: ParquetSink(data_dir, name, schema, row_group_rows, shard_bytes) for name in layout}
+    start = 0
+    messages_index = schema.get_field_index("messages")
+    for record_batch in spilled_batches(spill_parts):
+        batch = pa.Table.from_batches([record_batch])
+        rows = slice(start, start + len(batch))
+        start += len(batch)
+        for name, (side, gen) in layout.items():
+            part = batch.filter(pa.array(masks[side][rows]))
+            if gen:
+                part = part.set_column(messages_index, "messages", truncate_after_last_user(part["messages"]))
+            sinks[name].write(part)
+    for sink in sinks.values():
+        sink.close()  # a split without rows writes no file: `datasets` cannot load an empty split
+    return {name: sink.rows for name, sink in sinks.items()}

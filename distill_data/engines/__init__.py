@@ -8,6 +8,7 @@ the number of workers: ``local`` (processes on this machine) or ``ray`` (actors 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,9 +30,15 @@ class Engine(Protocol):
     ) -> Iterator[tuple[pa.Table, list[StepStats]]]: ...
 
 
-def make_engine(name: str, workers: int | None, ray_address: str | None = None) -> Engine:
-    """The engine called ``name`` with ``workers`` workers (default: all cores of this machine or cluster)."""
+def make_engine(
+    name: str, workers: int | None, ray_address: str | None = None, *, one_batch: bool = False
+) -> Engine | None:
+    """The engine called ``name`` with ``workers`` workers (default: all cores of this machine or cluster), or
+    None where the pipeline is better run in the calling process: locally with one worker, or on an input of
+    ``one_batch`` (worker processes would cost more than they save). ``ray_address``: the Ray cluster to join."""
     if name == "local":
+        if one_batch or (workers or os.cpu_count() or 1) <= 1:
+            return None
         from .local import LocalEngine
 
         return LocalEngine.with_workers(workers)
