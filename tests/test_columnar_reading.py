@@ -357,3 +357,15 @@ def test_arrows_utf8_check_is_pythons(data):
         decodes = False
     assert _is_utf8(data) == decodes
     assert _is_utf8(b"x" * 100 + data + b"y" * 33) == decodes  # past the validator's ASCII fast path too
+
+
+@given(st.lists(st.text('{[]}a"', max_size=40), min_size=1, max_size=8))
+def test_the_most_openings_on_a_line_are_counted_line_by_line(lines):
+    import numpy as np
+
+    from distill_data.sources.jsonl_blocks import _most_openings_on_a_line
+
+    data = "\n".join(lines).encode()
+    starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
+    most = max(line.count("{") + line.count("[") for line in lines)
+    assert _most_openings_on_a_line(np.frombuffer(data, dtype=np.uint8), starts) == most

@@ -149,7 +149,9 @@ def _digit_run_reaches(raw: np.ndarray, length: int) -> bool:
 
 
 def _most_openings_on_a_line(raw: np.ndarray, starts: np.ndarray) -> int:
-    """The largest number of ``[`` and ``{`` on one line, an upper bound on the line's nesting depth."""
-    openings = ((raw | 0x20) == ord("{")).view(np.uint8)  # "[" is 0x5b, "{" 0x7b
-    longest = int(np.diff(np.append(starts, len(raw))).max())
-    return int(np.add.reduceat(openings, starts, dtype=np.uint16 if longest < 1 << 16 else np.uint32).max())
+    """The largest number of ``[`` and ``{`` on one line (lines start at ``starts``), an upper bound on the line's
+    nesting depth. Counted from the brackets' positions: far fewer than the bytes, even in nested rows."""
+    openings = np.flatnonzero((raw | 0x20) == ord("{"))  # "[" is 0x5b, "{" 0x7b
+    if not len(openings):
+        return 0
+    return int(np.bincount(np.searchsorted(starts, openings, side="right") - 1).max())
