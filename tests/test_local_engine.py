@@ -72,3 +72,12 @@ def test_a_consumer_that_stops_early_leaves_no_worker_behind() -> None:
     results.close()
     assert first["x"].to_pylist() == [0]
     assert multiprocessing.active_children() == []
+
+
+def test_make_engine_runs_a_local_pipeline_in_process_for_one_batch_or_one_worker() -> None:
+    from distill_data.engines import make_engine
+
+    assert make_engine("local", 1) is None
+    assert make_engine("local", 4, one_batch=True) is None
+    engine = make_engine("local", 3)
+    assert isinstance(engine, LocalEngine) and engine.workers == 3
