@@ -11,7 +11,8 @@ import bz2
 import gzip
 import io
 import lzma
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePath
 from typing import BinaryIO
 
 import zstandard
@@ -22,16 +23,16 @@ COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError)
 
 
-def compression_of(path: Path) -> str | None:
+def compression_of(path: PurePath) -> str | None:
     """``"gzip"``, ``"bzip2"``, ``"xz"``, ``"zstd"`` or None, from the file name."""
     return COMPRESSIONS.get(path.suffix.lower())
 
 
-def data_suffix(path: Path) -> str:
+def data_suffix(path: PurePath) -> str:
     """The suffix of the data inside: ``.jsonl`` for ``rows.jsonl.gz`` and for ``rows.jsonl``."""
     if compression_of(path) is None:
         return path.suffix
-    return Path(path.stem).suffix
+    return PurePath(path.stem).suffix
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -44,8 +45,23 @@ def open_binary(path: Path) -> BinaryIO:
     if compression == "xz":
         return lzma.open(path, "rb")  # type: ignore[return-value]
     if compression == "zstd":
-        return io.BufferedReader(_ZstdReader(path), buffer_size=1 << 16)  # type: ignore[return-value]
+        return io.BufferedReader(_ZstdReader(lambda: path.open("rb")), buffer_size=1 << 16)  # type: ignore[return-value]
     return path.open("rb")
+
+
+def open_stream(name: PurePath, opener: Callable[[], BinaryIO]) -> BinaryIO:
+    """The (decompressed) bytes of a file that is not local (a URL), named ``name`` and opened by ``opener``."""
+    compression = compression_of(name)
+    if compression == "zstd":
+        return io.BufferedReader(_ZstdReader(opener), buffer_size=1 << 16)  # type: ignore[return-value]
+    handle = opener()
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+    if compression == "bzip2":
+        return bz2.BZ2File(handle, "rb")  # type: ignore[return-value]
+    if compression == "xz":
+        return lzma.LZMAFile(handle, "rb")  # type: ignore[return-value]
+    return handle
 
 
 class _ZstdReader(io.RawIOBase):
@@ -53,10 +69,10 @@ class _ZstdReader(io.RawIOBase):
     frame ends raises ``EOFError`` (``zstandard``'s reader returns a truncated file's partial data without a word).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, opener: Callable[[], BinaryIO]) -> None:
         super().__init__()
-        self._path = path
-        self._stream = zstandard.ZstdDecompressor().stream_reader(path.open("rb"), read_across_frames=True)
+        self._opener = opener
+        self._stream = zstandard.ZstdDecompressor().stream_reader(opener(), read_across_frames=True)
         self._checked = False
 
     def readable(self) -> bool:
@@ -66,7 +82,7 @@ class _ZstdReader(io.RawIOBase):
         size = self._stream.readinto(buffer)
         if size == 0 and not self._checked:
             self._checked = True
-            with self._path.open("rb") as handle:
+            with self._opener() as handle:
                 problem = zstd_framing_problem(handle)
             if problem is not None:
                 raise EOFError(problem)

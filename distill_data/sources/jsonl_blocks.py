@@ -14,11 +14,15 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from .compressed import READ_ERRORS, open_binary
+
+if TYPE_CHECKING:
+    from .files import InputFile
 
 BLOCK_BYTES = 8 << 20
 ARROW_BLOCK_BYTES = 1 << 20
@@ -48,12 +52,12 @@ class ReadFailure:
     after_line: int
 
 
-def line_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[LineBlock | ReadFailure]:
+def line_blocks(file: Path | InputFile, block_bytes: int = BLOCK_BYTES) -> Iterator[LineBlock | ReadFailure]:
     """The (decompressed) file in blocks of whole lines of about ``block_bytes``; the last line may lack ``\\n``."""
     line = 1
     pending = b""
     try:
-        with open_binary(path) as handle:
+        with open_binary(file) if isinstance(file, Path) else file.open_binary() as handle:
             while chunk := handle.read(block_bytes):
                 data = pending + chunk
                 end = data.rfind(b"\n") + 1
