@@ -20,6 +20,7 @@ from rich.console import Console
 
 from . import resume as resuming
 from .cards import write_card
+from .dataset_folder import DatasetFolder
 from .engines import make_engine
 from .errors import ContractError, InputError
 from .kinds import kind_of_recipe
@@ -127,7 +128,8 @@ def build(
                 console,
                 save_checkpoint,
             )
-            rejects_path = stage / "rejects.jsonl"
+            folder = DatasetFolder(stage)
+            rejects_path = folder.rejects
             if source.rejected == 0:
                 rejects_path.unlink()
             if source.rows_read == 0:
@@ -137,7 +139,7 @@ def build(
                 )
 
             counts = write_splits(
-                spill_parts, stage / "data", schema, kind.splits, recipe.split, shard_bytes, row_group_rows
+                spill_parts, folder.data, schema, kind.splits, recipe.split, shard_bytes, row_group_rows
             )
             resuming.clear(stage)
             if recipe.format == "arrow":
@@ -155,7 +157,7 @@ def build(
                 "columns": schema.names,
                 "packages": package_versions(),
             }
-            write_provenance(stage / "provenance.json", record)
+            write_provenance(folder.provenance, record)
             write_card(stage)
             resuming.finish(stage)
         return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)

@@ -14,13 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-
-def split_files(folder: Path) -> dict[str, list[Path]]:
-    """The Parquet files of each split under ``folder/data``, in split order of provenance."""
-    files: dict[str, list[Path]] = {}
-    for path in sorted((folder / "data").glob("*.parquet")):
-        files.setdefault(path.name.split("-")[0], []).append(path)
-    return files
+from .dataset_folder import DatasetFolder, split_pattern
 
 
 def row_groups(paths: list[Path], columns: tuple[str, ...] | None = None) -> Iterator[pa.Table]:
@@ -32,14 +26,14 @@ def row_groups(paths: list[Path], columns: tuple[str, ...] | None = None) -> Ite
 
 
 def split_configs(splits: list[str]) -> list[dict[str, Any]]:
-    return [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}]
+    return [{"config_name": "default", "data_files": [{"split": s, "path": split_pattern(s)} for s in splits]}]
 
 
 def dataset_info(folder: Path, order: list[str]) -> dict[str, Any]:
     """``dataset_info`` for the card YAML: features and, per split, rows and Arrow bytes; file sizes."""
     from datasets import DatasetInfo, Features, SplitDict, SplitInfo
 
-    files = split_files(folder)
+    files = DatasetFolder(folder).split_files()
     names = [name for name in order if name in files]
     splits = SplitDict()
     features = None

@@ -19,7 +19,8 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import citations
-from .card_facts import dataset_info, row_groups, size_category, sources_markdown, split_configs, split_files
+from .card_facts import dataset_info, row_groups, size_category, sources_markdown, split_configs
+from .dataset_folder import ASSETS, DatasetFolder
 from .feedback.card import COMMANDS as FEEDBACK_COMMANDS
 from .feedback.card import write_feedback_card
 from .feedback.lineage import feedback_section
@@ -44,14 +45,14 @@ def write_kind_card(folder: str | Path, kind: DatasetKind, provenance: dict[str,
     """Write the card of a ``kind`` dataset: the kind's text, the notes of the steps that ran, the plots."""
     folder = Path(folder)
     provenance = read_provenance(folder) if provenance is None else provenance
-    files = split_files(folder)
+    files = DatasetFolder(folder).split_files()
     paths = [path for split in kind.plot_splits for path in files.get(split, [])]
     plot_data = kind.plot_data(row_groups(paths, kind.plot_columns)) if paths else {}
     plots = write_plots(folder, provenance, plot_data)
     steps = [processor_from_dict(spec, "provenance: recipe") for spec in provenance["recipe"]["steps"]]
     text = kind.card_text(provenance, steps)
     card = render_card(provenance, text, dataset_info(folder, list(provenance["splits"])), plots)
-    card.save(folder / "README.md")
+    card.save(DatasetFolder(folder).card)
     return card
 
 
@@ -75,7 +76,7 @@ def render_card(provenance: dict[str, Any], text: CardText, info: dict[str, Any]
         "## Processing steps\n\n" + _steps(provenance["steps"]),
         "## Splits\n\n" + _splits(provenance, splits) + f"\n\n{text.splits_note}",
         "## Schema\n\n" + "\n".join(f"- {column}" for column in text.columns),
-        "## Plots\n\n" + "\n\n".join(f"![{caption}](assets/{name})" for name, caption in plots.items()),
+        "## Plots\n\n" + "\n\n".join(f"![{caption}]({ASSETS}/{name})" for name, caption in plots.items()),
         "## Use\n\n```python\nfrom datasets import load_dataset\n\n"
         'ds = load_dataset("OWNER/NAME")  # or the local folder\n```\n\n' + text.training,
         "## Known limitations\n\n" + "\n".join(f"- {item}" for item in text.limitations),

@@ -25,6 +25,7 @@ from .cli_shell import (
     summary_console,
     with_options,
 )
+from .dataset_folder import PROVENANCE, REJECTS, DatasetFolder
 from .engines import ENGINES
 from .errors import ConfigError, OutputError
 from .feedback.commands import generate, rate  # the HTTP client is imported when they run
@@ -81,7 +82,7 @@ _run_options = with_options(
         type=click.Choice(["fail", "skip"]),
         default="fail",
         show_default=True,
-        help="On a bad input row: stop with an error, or set it aside in OUTPUT/rejects.jsonl.",
+        help=f"On a bad input row: stop with an error, or set it aside in OUTPUT/{REJECTS}.",
     ),
     click.option(
         "--batch-size",
@@ -297,11 +298,12 @@ def card(folder: Path) -> None:
     """Rebuild the dataset card (README.md) and plots (assets/) of FOLDER from provenance.json and the data."""
     from .cards import write_card
 
-    if not (folder / "provenance.json").is_file():
-        raise OutputError(f"{folder}: no provenance.json (is this a folder written by distill-data?)")
+    dataset = DatasetFolder(folder)
+    if not dataset.is_marked():
+        raise OutputError(f"{folder}: no {PROVENANCE} (is this a folder written by distill-data?)")
     with output_lock(folder):  # not while a run replaces it
         write_card(folder)
-    summary_console.print(f"wrote {folder / 'README.md'} and {folder / 'assets'}/", highlight=False, soft_wrap=True)
+    summary_console.print(f"wrote {dataset.card} and {dataset.assets}/", highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -455,7 +457,7 @@ def print_summary(result: BuildResult) -> None:
         if "chosen_model" in tallies or "rejected_model" in tallies:
             out.print(_model_table(tallies))
     splits = ", ".join(f"{name} {rows:,}" for name, rows in result.splits.items())
-    rejected = f"; {result.rejected:,} rows set aside in rejects.jsonl" if result.rejected else ""
+    rejected = f"; {result.rejected:,} rows set aside in {REJECTS}" if result.rejected else ""
     out.print(
         f"read {result.rows_read:,} rows{rejected}; wrote {result.output}: {splits}",
         highlight=False,

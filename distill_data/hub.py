@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .dataset_folder import ASSETS, CARD, DATA, PROVENANCE, DatasetFolder
 from .errors import DistillDataError
 from .provenance import read_provenance
 
-UPLOADED_FOLDERS = ("data", "assets")
-UPLOADED_FILES = ("README.md", "provenance.json")
+UPLOADED_FOLDERS = (DATA, ASSETS)
+UPLOADED_FILES = (CARD, PROVENANCE)
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
@@ -49,9 +50,9 @@ def files_to_push(folder: Path) -> list[tuple[str, Path]]:
         provenance = read_provenance(folder)
         splits = provenance["splits"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise HubError(f"{folder}/provenance.json: not a distill-data provenance record ({exc})") from None
+        raise HubError(f"{DatasetFolder(folder).provenance}: not a distill-data provenance record ({exc})") from None
     for split, rows in splits.items():
-        if rows and not list((folder / "data").glob(f"{split}-*.parquet")):
+        if rows and not DatasetFolder(folder).has_split(split):
             raise HubError(f"{folder}: not a complete distill-data output (no data file for split {split})")
     files = [(name, folder / name) for name in UPLOADED_FILES]
     for sub in UPLOADED_FOLDERS:

@@ -21,10 +21,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .dataset_folder import ENTRIES, DatasetFolder
 from .errors import OutputError
 
-# What distill-data writes in a dataset folder; anything else in an old output is someone else's.
-DATASET_ENTRIES = frozenset({"data", "assets", "arrow", "README.md", "provenance.json", "rejects.jsonl"})
 FORCE_FLAG = "--force-overwrite"
 # What a training run leaves in its output_dir (transformers' Trainer, our metrics): an earlier training output.
 TRAINING_MARKERS = ("training_args.bin", "trainer_state.json", "metrics.jsonl")
@@ -136,7 +135,7 @@ def _refuse_foreign(output: Path, resolved: Path) -> None:
             f"so --overwrite would delete files it did not write; choose another --output, or add {FORCE_FLAG} "
             "to delete the folder's contents"
         )
-    foreign = sorted(p.name for p in resolved.iterdir() if p.name not in DATASET_ENTRIES)
+    foreign = sorted(p.name for p in resolved.iterdir() if p.name not in ENTRIES)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise OutputError(
@@ -148,7 +147,7 @@ def _refuse_foreign(output: Path, resolved: Path) -> None:
 def is_dataset_output(folder: Path) -> bool:
     """Whether ``folder`` was written by distill-data: its provenance.json names distill-data's version."""
     try:
-        record = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+        record = json.loads(DatasetFolder(folder).provenance.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return (

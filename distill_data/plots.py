@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .dataset_folder import DatasetFolder
 from .numbers import rounded, significant
-
-ASSETS = "assets"
 
 
 def _pyplot():
@@ -115,7 +114,7 @@ def write_plots(folder: Path, provenance: dict[str, Any], data: dict[str, Any]) 
     Returns ``{file name: caption}`` in the order the card shows them.
     """
     plt = _pyplot()
-    assets = folder / ASSETS
+    assets = DatasetFolder(folder).assets
     assets.mkdir(parents=True, exist_ok=True)
     data = rounded({"steps": steps_data(provenance), **data})
     (assets / "plot_data.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -8,6 +8,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .dataset_folder import DatasetFolder
+
 PACKAGES = ("distill-data", "pyarrow", "polars", "datasets", "huggingface_hub", "ftfy", "langdetect")
 
 
@@ -27,4 +29,4 @@ def write_provenance(path: Path, record: dict[str, Any]) -> None:
 
 
 def read_provenance(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    return json.loads(DatasetFolder(folder).provenance.read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .dataset_folder import REJECTS, DatasetFolder
 from .errors import OutputError
 from .output_folder import is_dataset_output
 
@@ -97,12 +98,12 @@ def resume(folder: Path, manifest: dict[str, Any]) -> tuple[Checkpoint, Any] | N
         if not (path.name.startswith("part-") and path.suffix == ".arrow" and int(path.stem[5:]) < parts):
             path.unlink()
     for path in folder.iterdir():  # what a run writes after its spill (data/, the card) is written again
-        if path.name not in (MANIFEST, CHECKPOINT, STATE, SPILL, "rejects.jsonl"):
+        if path.name not in (MANIFEST, CHECKPOINT, STATE, SPILL, REJECTS):
             if path.is_dir():
                 shutil.rmtree(path)
             else:
                 path.unlink()
-    rejects = folder / "rejects.jsonl"
+    rejects = DatasetFolder(folder).rejects
     if rejects.exists():
         with rejects.open("r+b") as handle:
             handle.truncate(checkpoint.rejects_bytes if checkpoint else 0)

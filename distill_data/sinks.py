@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .dataset_folder import DatasetFolder, shard_name
+
 DEFAULT_ROW_GROUP_ROWS = 5_000
 DEFAULT_SHARD_BYTES = 256 * 2**20
 
@@ -76,7 +78,7 @@ class ParquetSink:
             self._writer = None
         total = len(self._parts)
         for index, part in enumerate(self._parts):
-            final = self.directory / f"{self.split}-{index:05d}-of-{total:05d}.parquet"
+            final = self.directory / shard_name(self.split, index, total)
             part.rename(final)
             self.paths.append(final)
         return self.paths
@@ -87,13 +89,12 @@ def save_to_disk(stage: Path, split_names: list[str]) -> None:
     from datasets import Dataset, DatasetDict
     from datasets.table import InMemoryTable
 
-    files: dict[str, list[Path]] = {}
-    for path in sorted((stage / "data").glob("*.parquet")):
-        files.setdefault(path.name.split("-")[0], []).append(path)
+    folder = DatasetFolder(stage)
+    files = folder.split_files()
     # The Parquet schema carries the `datasets` features, so the loaded tables need no cast.
     splits = {
         name: Dataset(InMemoryTable(pa.concat_tables([pq.read_table(p) for p in files[name]])))
         for name in split_names
         if name in files
     }
-    DatasetDict(splits).save_to_disk(str(stage / "arrow"))
+    DatasetDict(splits).save_to_disk(str(folder.arrow))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import pyarrow as pa
 
 from . import resume as resuming
+from .dataset_folder import DatasetFolder
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,7 +47,7 @@ def spill(
     part = checkpoint.parts if checkpoint else 0
     first = checkpoint.batches if checkpoint else 0
     marks: dict[int, tuple[int, int, int]] = {}  # batch -> source counters and rejects length once it was read
-    with (stage / "rejects.jsonl").open("a", encoding="utf-8") as rejects:
+    with DatasetFolder(stage).rejects.open("a", encoding="utf-8") as rejects:
         batches = _counted_batches(source, rejects, checkpoint, marks)
         processed = pipeline.run(
             batches,

@@ -9,6 +9,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from .. import citations
 from ..card_facts import dataset_info, size_category, sources_markdown, split_configs
+from ..dataset_folder import DatasetFolder
 
 TITLES = {
     "generate": "Completions for AI feedback (distill-data generate)",
@@ -43,7 +44,7 @@ def write_feedback_card(folder: Path, provenance: dict[str, Any]) -> DatasetCard
         "## Citation\n\n```bibtex\n" + "\n\n".join((citations.ULTRAFEEDBACK, citations.ZEPHYR)) + "\n```",
     ]
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
-    card.save(folder / "README.md")
+    card.save(DatasetFolder(folder).card)
     return card
 
 

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from ..cli_shell import console, output_options, progress_option, reports_errors, summary_console, with_options
+from ..dataset_folder import REJECTS
 from ..errors import ConfigError
 from .endpoint import parse_endpoint, parse_endpoints
 from .principles import PrincipleMix
@@ -272,7 +273,7 @@ def print_summary(result: FeedbackResult) -> None:
             ratings.add_row(aspect, *(f"{counts[key]:,}" for key in ("asked", "retried", "failed", "unrated")))
         out.print(ratings)
     failures = result.provenance.get("failures", {}).get("count", 0)
-    notes = [f"{result.rejected:,} rows set aside in rejects.jsonl"] if result.rejected else []
+    notes = [f"{result.rejected:,} rows set aside in {REJECTS}"] if result.rejected else []
     if failures:
         notes.append(f"{failures:,} requests failed after their retries and were skipped")
     out.print(

@@ -11,20 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-def dataset_folder(path: Path) -> Path | None:
-    """The output folder a data file belongs to, if it is one this toolkit wrote."""
-    folder = path.parent.parent
-    return folder if path.parent.name == "data" and (folder / "provenance.json").is_file() else None
+from ..dataset_folder import DatasetFolder
 
 
 def folder_provenance(path: Path, command: str) -> dict[str, Any] | None:
     """The provenance of ``path``'s dataset folder when that folder was written by ``command``."""
-    folder = dataset_folder(path)
+    folder = DatasetFolder.of_data_file(path)
     if folder is None:
         return None
     try:
-        record = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+        record = json.loads(folder.provenance.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) and record.get("command") == command else None

@@ -31,6 +31,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from ..dataset_folder import DatasetFolder
 from ..errors import ConfigError, DistillDataError
 from ..output_folder import claimed_output, staging
 from ..provenance import package_versions, write_provenance
@@ -132,14 +133,15 @@ def run_job(job: Job, output: Path, options: RunOptions, ledger: Ledger) -> Feed
         contextlib.ExitStack() as closing,  # the cache, closed after the commit
         staging(output, overwrite=overwrite, force=force) as stage,
     ):
-        rejects_path = stage / "rejects.jsonl"
+        folder = DatasetFolder(stage)
+        rejects_path = folder.rejects
         with rejects_path.open("w", encoding="utf-8") as rejects:
             total = job.rows.check(rejects)
         if job.rows.rejected == 0:
             rejects_path.unlink()
         if cache_folder is not None:  # after the input is known good
             cache = closing.enter_context(contextlib.closing(AnswerCache(cache_folder)))
-        sink = ParquetSink(stage / "data", "train", job.schema)
+        sink = ParquetSink(folder.data, "train", job.schema)
         asyncio.run(_run(job, sink, total, cache, options, ledger))
         sink.close()
         if sink.rows == 0:
@@ -158,7 +160,7 @@ def run_job(job: Job, output: Path, options: RunOptions, ledger: Ledger) -> Feed
             "columns": job.schema.names,
             "packages": {**package_versions(), "httpx": _version("httpx")},
         }
-        write_provenance(stage / "provenance.json", record)
+        write_provenance(folder.provenance, record)
         job.write_card(stage, record)
     return FeedbackResult(output, sink.rows, job.rows.rejected, ledger.to_dict(), record)
 
