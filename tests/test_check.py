@@ -461,7 +461,12 @@ def test_usage_errors_exit_2(tmp_path: Path, clean_data: Path, tokenizers: dict[
     cases = [
         (clean_data, tokenizers["no_template"], (), "has no chat template: pass --chat-template zephyr"),
         (tmp_path / "missing", tokenizers["clean"], (), "no such file or folder"),
-        (write_folder(tmp_path / "empty", {}), tokenizers["clean"], (), "no .parquet, .jsonl or .json files"),
+        (
+            write_folder(tmp_path / "empty", {}),
+            tokenizers["clean"],
+            (),
+            "no .jsonl, .json, .parquet (JSON also compressed: .gz, .bz2, .xz, .zst) files",
+        ),
         (
             write_folder(tmp_path / "odd", {"train": [{"text": "hi"}]}),
             tokenizers["clean"],

@@ -1,4 +1,7 @@
-"""The splits to check: an output folder of this toolkit, one Parquet/JSON Lines/JSON file, or a Hub dataset id.
+"""The splits to check: an output folder of this toolkit, one data file (any input format), or a Hub dataset id.
+
+Folders and files may be local or URLs (fsspec: ``hf://``, ``s3://``, ``https://``, ...); files are read by
+their format (:mod:`distill_data.sources.formats`).
 
 Only the columns the checks read are loaded. A split is conversational SFT data (``messages``) or preference
 pairs (``chosen`` and ``rejected``), as the trainer reads it: ``*_sft`` splits by their ``messages`` (binarized
@@ -8,23 +11,23 @@ splits hold generation prompts (``messages`` cut after the last user turn).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..sources.files import InputFile, LocalFile, RemoteFile, is_url, url_to_fs
+from ..sources.formats import format_of, stem, supported_types
 from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
-from ..sources.inputs import missing_path
+from ..sources.inputs import input_file, missing_path
 
 SplitKind = Literal["sft", "preference", "generation"]
 # The columns a check can read: the conversations, the prompt (compared with the first user turn) and row ids.
 COLUMNS = ("messages", "chosen", "rejected", "prompt", "prompt_id", "id")
-DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
 _SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}$")
 
 
@@ -46,20 +49,22 @@ class Split:
         return sorted(random.Random(f"{seed}:{self.name}").sample(range(self.rows), size))
 
 
-def split_name(file: Path) -> str:
+def split_name(file: PurePath) -> str:
     """``train_sft`` for ``train_sft-00000-of-00001.parquet`` (the Hub layout), else the file's stem."""
-    stem = file.name.removesuffix(file.suffix)
-    match = _SHARD.match(stem)
-    return match.group("split") if match else stem
+    name = stem(file)
+    match = _SHARD.match(name)
+    return match.group("split") if match else name
 
 
 def load_splits(source: str | Path, only: tuple[str, ...] | list[str] = ()) -> list[Split]:
     """Every split of ``source`` (or those named in ``only``), in name order."""
     path = Path(source)
-    if path.is_dir():
+    if is_url(str(source)):
+        tables = _remote(str(source))
+    elif path.is_dir():
         tables = _folder(path)
     elif path.is_file():
-        tables = {split_name(path): [_read_file(path)]}
+        tables = {split_name(path): [_read_file(LocalFile(path))]}
     elif looks_like_hub_id(str(source), split=False, bare=True):
         tables = _hub(str(source), tuple(only))
     else:
@@ -79,31 +84,45 @@ def load_splits(source: str | Path, only: tuple[str, ...] | list[str] = ()) -> l
 def _folder(folder: Path) -> dict[str, list[pa.Table]]:
     """``DIR/data/<split>-*.parquet`` (an output folder), else the data files directly in ``DIR``."""
     data = folder / "data" if (folder / "data").is_dir() else folder
-    files = sorted(f for f in data.iterdir() if f.is_file() and f.suffix in DATA_SUFFIXES)
+    files = sorted(f for f in data.iterdir() if f.is_file() and format_of(f) is not None)
     if not files:
-        raise ConfigError(f"{data}: no .parquet, .jsonl or .json files (is {folder} an output folder of distill-data?)")
+        raise ConfigError(f"{data}: no {supported_types()} files (is {folder} an output folder of distill-data?)")
     tables: dict[str, list[pa.Table]] = {}
     for file in files:
-        tables.setdefault(split_name(file), []).append(_read_file(file))
+        tables.setdefault(split_name(file), []).append(_read_file(LocalFile(file)))
     return tables
 
 
-def _read_file(file: Path) -> pa.Table:
+def _remote(url: str) -> dict[str, list[pa.Table]]:
+    """A URL of one file, or of a folder read as a local one is (its ``data/`` when it has one)."""
     try:
-        if file.suffix == ".parquet":
-            import pyarrow.parquet as pq
+        file = input_file(url)
+    except InputError as exc:
+        raise ConfigError(f"{url}: {exc.reason}") from None
+    if file is not None:
+        return {split_name(file.path): [_read_file(file)]}
+    fs, path = url_to_fs(url)
+    data, folder = url.rstrip("/"), path.rstrip("/")
+    if fs.isdir(f"{folder}/data"):
+        data, folder = f"{data}/data", f"{folder}/data"
+    found = (PurePosixPath(p) for p in fs.ls(folder, detail=False) if fs.isfile(p))
+    names = sorted(p.name for p in found if format_of(p) is not None)
+    if not names:
+        raise ConfigError(f"{data}: no {supported_types()} files (is {url} an output folder of distill-data?)")
+    tables: dict[str, list[pa.Table]] = {}
+    for name in names:
+        tables.setdefault(split_name(PurePosixPath(name)), []).append(_read_file(RemoteFile(f"{data}/{name}")))
+    return tables
 
-            present = pq.read_schema(file).names
-            return pq.read_table(file, columns=_needed(present))
-        if file.suffix == ".jsonl":
-            import pyarrow.json as pj
 
-            table = pj.read_json(file)
-        else:
-            rows = json.loads(file.read_text(encoding="utf-8"))
-            table = pa.Table.from_pylist(rows if isinstance(rows, list) else [rows])
+def _read_file(file: InputFile) -> pa.Table:
+    file_format = format_of(file.path)
+    if file_format is None:
+        raise ConfigError(f"{file.label}: unsupported file type '{file.path.suffix}'; expected {supported_types()}")
+    try:
+        table = file_format.table(file, _needed)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise ConfigError(f"{file}: cannot read it: {exc}") from None
+        raise ConfigError(f"{file.label}: cannot read it: {exc}") from None
     return table.select(_needed(table.column_names) or table.column_names)
 
 

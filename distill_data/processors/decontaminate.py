@@ -8,9 +8,9 @@ n-grams, also as sorted 64-bit hashes); a whole batch is then checked against it
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError, InputError
 from ..messages import as_list_array
-from ..sources.compressed import compression_of, data_suffix
+from ..sources.formats import Parquet, format_of, stem, supported_types
 from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
-from ..sources.inputs import LocalFile, lone_surrogate, read_records
+from ..sources.inputs import InputFile, input_file, lone_surrogate, read_records
 from .base import Filter
 
 PROMPT_FIELDS = ("prompt", "question", "Question", "instruction", "turns", "turn", "text")
@@ -59,31 +59,22 @@ def load_benchmark(spec: str) -> tuple[str, list[str]]:
     The prompt of a row is its first field among prompt, question, Question, instruction, turns (every turn),
     turn, text.
     """
-    path = Path(spec)
     rows: list[dict[str, Any]]
-    if path.is_file():
-        name = Path(path.stem).stem if compression_of(path) else path.stem
-        if path.suffix == ".csv":
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.DictReader(handle)
-                try:
-                    rows = list(reader)
-                except csv.Error as exc:
-                    where = f"line {reader.line_num + 1}"  # the line being read when it failed
-                    raise InputError(f"not a readable CSV file: {exc}", file=spec, location=where) from None
-                except UnicodeDecodeError as exc:  # decoded ahead in blocks: the line is not known
-                    raise InputError(f"not UTF-8 text: {exc.reason}", file=spec) from None
-        elif path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
+    file = input_file(spec)
+    if file is not None:
+        name = stem(file.path)
+        file_format = format_of(file.path)
+        if file.path.suffix == ".csv":
+            rows = _csv_rows(file, spec)
+        elif isinstance(file_format, Parquet):
             try:
-                rows = pq.read_table(path).to_pylist()
+                rows = file_format.table(file).to_pylist()
             except (OSError, ValueError) as exc:  # pyarrow's errors, text that is not UTF-8
                 raise InputError(f"not a readable Parquet file: {exc}", file=spec) from None
-        elif data_suffix(path) in (".jsonl", ".json"):
-            rows = _json_rows(path)
+        elif file_format is not None:
+            rows = _json_rows(file)
         else:
-            raise InputError("unsupported benchmark file type; use .jsonl, .json, .csv or .parquet", file=spec)
+            raise InputError(f"unsupported benchmark file type; use {supported_types()} or .csv", file=spec)
     elif looks_like_hub_id(spec):
         import datasets
 
@@ -104,11 +95,24 @@ def load_benchmark(spec: str) -> tuple[str, list[str]]:
     return name, prompts
 
 
-def _json_rows(path: Path) -> list[Any]:
-    """The rows of a JSON or JSON Lines file (compressed or not), read as inputs are: a bad line, or a prompt that
-    is not valid Unicode (a lone surrogate escape), is an error naming the file and the line."""
+def _csv_rows(file: InputFile, spec: str) -> list[dict[str, Any]]:
+    with file.open_raw() as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            return list(reader)
+        except csv.Error as exc:
+            where = f"line {reader.line_num + 1}"  # the line being read when it failed
+            raise InputError(f"not a readable CSV file: {exc}", file=spec, location=where) from None
+        except UnicodeDecodeError as exc:  # decoded ahead in blocks: the line is not known
+            raise InputError(f"not UTF-8 text: {exc.reason}", file=spec) from None
+
+
+def _json_rows(file: InputFile) -> list[Any]:
+    """The rows of a file in an input format (JSON or JSON Lines, compressed or not, ...), read as inputs are: a
+    bad line, or a prompt that is not valid Unicode (a lone surrogate escape), is an error naming the file and the
+    line."""
     rows = []
-    for record in read_records(LocalFile(path)):
+    for record in read_records(file):
         if record.error is not None:
             raise InputError(record.error, file=record.file, location=record.location)
         for prompt in _prompts_of(record.value):

@@ -64,6 +64,7 @@ __all__ = [
     "estimate_rows",
     "file_format",
     "file_sha256",
+    "input_file",
     "jsonl_records",
     "lone_surrogate",
     "read_records",
@@ -97,6 +98,22 @@ def resolve_inputs(specs: list[str] | tuple[str, ...]) -> list[InputRef]:
         else:
             raise InputError(missing_path(path), file=spec)
     return refs
+
+
+def input_file(spec: str) -> InputFile | None:
+    """The one file a spec names (a local file, or a URL of a file), whatever its format; None for a folder, and
+    for a local spec that is no file (a Hub id, a missing path: the caller decides). A missing URL is an error."""
+    if not is_url(spec):
+        path = Path(spec).expanduser()
+        return LocalFile(path) if path.is_file() else None
+    remote = RemoteFile(spec)
+    try:
+        info = remote.info()
+    except FileNotFoundError:
+        raise InputError("no such file or folder", file=spec) from None
+    except Exception as exc:  # fsspec's filesystems raise their own kinds (aiohttp, botocore, ...)
+        raise InputError(f"could not be read: {exc}", file=spec) from None
+    return None if info.get("type") == "directory" else remote
 
 
 def missing_path(path: Path) -> str:
@@ -165,12 +182,12 @@ def remote_files(spec: str) -> list[RemoteFile]:
             matches = sorted(p for p in fs.glob(path) if fs.isfile(p))
             if not matches:
                 raise InputError("no file matches this pattern", file=spec)
-            return [_remote_supported(_url(fs, p)) for p in matches]
+            return [_remote_supported(_url(fs, spec, path, p)) for p in matches]
         info = fs.info(path)
         if info.get("type") != "directory":
             return [_remote_supported(spec)]
-        root = path.rstrip("/")
-        names = sorted(p for p in fs.find(path) if _is_data_file(PurePosixPath(p[len(root) :].lstrip("/"))))
+        root = path.rstrip("/") + "/"
+        names = sorted(p for p in fs.find(path) if _is_data_file(PurePosixPath(p.removeprefix(root))))
     except FileNotFoundError:
         raise InputError("no such file or folder", file=spec) from None
     except InputError:
@@ -179,12 +196,28 @@ def remote_files(spec: str) -> list[RemoteFile]:
         raise InputError(f"could not be read: {exc}", file=spec) from None
     if not names:
         raise InputError(f"folder has no {supported_types()} files", file=spec)
-    return [RemoteFile(_url(fs, p)) for p in names]
+    return [RemoteFile(_url(fs, spec.rstrip("/") + "/", root, p)) for p in names]
 
 
-def _url(fs: Any, path: str) -> str:
-    """``path`` on ``fs`` as a URL again (HTTP listings are URLs already)."""
-    return path if is_url(path) else fs.unstrip_protocol(path)
+def _url(fs: Any, spec: str, path: str, found: str) -> str:
+    """A file ``found`` on ``fs`` under the spec's ``path`` as a URL written as the spec was (``memory://b/x``,
+    not fsspec's ``memory:///b/x``); HTTP listings are URLs already."""
+    if is_url(found):
+        return found
+    spec_folder, path_folder = spec, path
+    if glob.has_magic(path):
+        spec_folder, path_folder = (
+            spec[: spec.rfind("/", 0, _magic(spec)) + 1],
+            path[: path.rfind("/", 0, _magic(path)) + 1],
+        )
+    if path_folder and found.startswith(path_folder):
+        return spec_folder + found.removeprefix(path_folder)
+    return fs.unstrip_protocol(found)
+
+
+def _magic(text: str) -> int:
+    """Where the first wildcard in ``text`` is."""
+    return min(i for i in (text.find("*"), text.find("?"), text.find("[")) if i >= 0)
 
 
 def _remote_supported(url: str) -> RemoteFile:
