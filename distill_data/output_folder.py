@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .dataset_folder import ENTRIES, DatasetFolder
 from .errors import OutputError
+from .sources.files import is_url
 
 FORCE_FLAG = "--force-overwrite"
 # What a training run leaves in its output_dir (transformers' Trainer, our metrics): an earlier training output.
@@ -113,7 +114,9 @@ def _refuse_input_inside(output: Path, resolved: Path, inputs: Iterable[str | Pa
 
 def _local_paths(spec: str) -> list[Path]:
     """Where an input spec lies on this machine (a glob: the folder before its first wildcard), both as written
-    and with symbolic links resolved; nothing for a Hub id."""
+    and with symbolic links resolved; nothing for a Hub id or a URL (never inside a local output)."""
+    if is_url(spec):
+        return []
     path = Path(spec).expanduser()
     if glob.has_magic(spec):
         first_wildcard = next(i for i, part in enumerate(path.parts) if glob.has_magic(part))
