@@ -1,8 +1,9 @@
 """What generate and rate read: prompts, and prompts with their completions, each located by file and line.
 
-Inputs are files, globs, folders or Hub ids (see :mod:`distill_data.sources.inputs`). Every row is checked
-before the first request is sent, so a bad row at line 50,000 stops the run before it costs anything; with
-``on_error="skip"`` bad rows go to ``rejects.jsonl`` instead.
+Inputs are files, globs, folders, URLs or Hub ids, resolved by :mod:`distill_data.sources.inputs` and read by
+their format (:mod:`distill_data.sources.formats`). Every row is checked before the first request is sent, so a
+bad row at line 50,000 stops the run before it costs anything; with ``on_error="skip"`` bad rows go to
+``rejects.jsonl`` instead.
 """
 
 from __future__ import annotations

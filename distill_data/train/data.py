@@ -3,6 +3,10 @@
 Columns are checked before anything else is loaded: SFT needs ``messages``, DPO ``chosen`` and ``rejected``.
 Only those columns are kept, in the conversational format TRL expects (DPO with an implicit prompt: the
 user turn leads both ``chosen`` and ``rejected``).
+
+A dataset is a local output folder (its Parquet shards, memory-mapped by `datasets`), a Hub id, or a URL that
+fsspec opens (an output folder's ``data/<split>-*.parquet``, or one file of any input format, read through
+:mod:`distill_data.sources.formats`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..sources.files import is_url
 from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
-from ..sources.inputs import missing_path
+from ..sources.inputs import file_format, input_file, missing_path, remote_files
 from .recipe import DatasetSpec, Stage
 
 COLUMNS: dict[str, tuple[str, ...]] = {"sft": ("messages",), "dpo": ("chosen", "rejected")}
@@ -23,6 +28,8 @@ def _load_split(spec: DatasetSpec, split: str) -> Any:
 
     datasets.disable_progress_bars()
     source = spec.path
+    if is_url(source):
+        return _load_remote(source, split)
     try:
         if Path(source).is_dir():
             files = sorted((Path(source) / "data").glob(f"{split}-*.parquet"))
@@ -41,6 +48,28 @@ def _load_split(spec: DatasetSpec, split: str) -> Any:
         raise
     except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
         raise InputError(offline_failure(exc) or f"could not load split '{split}': {exc}", file=source) from None
+
+
+def _load_remote(url: str, split: str) -> Any:
+    """A split at a URL, read into memory: an output folder's shards of ``split``, or one file (split ``train``)."""
+    import datasets
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
+
+    file = input_file(url)
+    if file is None:
+        files = remote_files(f"{url.rstrip('/')}/data/{split}-*.parquet")
+    elif split == "train":
+        files = [file]
+    else:
+        raise InputError(f"no split '{split}' (one file holds one split: train)", file=url)
+    tables = []
+    for part in files:
+        try:
+            tables.append(file_format(part).table(part))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise InputError(f"could not load split '{split}': {exc}", file=part.label) from None
+    return datasets.Dataset(InMemoryTable(pa.concat_tables(tables) if len(tables) > 1 else tables[0]))
 
 
 def load_mixture(specs: list[DatasetSpec], stage: Stage, seed: int) -> tuple[Any, Any | None]:
