@@ -74,13 +74,14 @@ def build(
     but the protected ones), and only one run at a time writes it.
     """
     output = Path(output)
+    pipeline = recipe.pipeline()
+    pipeline.check_packages()  # a missing package stops the run before the output or any input is touched
     inputs = [*recipe.inputs, *(spec for step in recipe.steps for spec in step.input_files())]
     with claimed_output(output, overwrite=overwrite, force=force_overwrite, inputs=inputs):
         kind = kind_of_recipe(recipe)
         source = kind.make_source(recipe, on_error, batch_size)
         describing = _in_background(source.describe)  # the inputs' checksums, while the rest gets ready
         schema = kind.schema()
-        pipeline = recipe.pipeline()
         missing = [c for c in schema.names if c not in pipeline.check(source.columns)]
         if missing:
             raise ContractError(f"no step of the recipe writes the output column(s) {', '.join(missing)}")

@@ -36,5 +36,9 @@ class ContractError(ConfigError):
     """A pipeline step reads a column that no earlier step or the source provides."""
 
 
+class MissingPackageError(DistillDataError):
+    """A step needs a package that is not installed (named, with its ``pip install``)."""
+
+
 class OutputError(DistillDataError):
     """The output folder cannot be written (exists without --overwrite, not writable...)."""

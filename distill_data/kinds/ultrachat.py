@@ -101,7 +101,7 @@ def card_text(provenance: dict[str, Any], steps: Sequence[Processor]) -> CardTex
             "The text was written by a model (UltraChat used ChatGPT); it may contain errors and biases.",
         ),
         # the card's `language` tag: what the language filter kept, if one ran
-        languages=next((tuple(step.languages) for step in steps if isinstance(step, LanguageFilter)), ()),
+        languages=next((languages for step in steps if (languages := step.card_languages())), ()),
     )
 
 

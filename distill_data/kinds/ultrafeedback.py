@@ -62,8 +62,8 @@ def output_schema() -> pa.Schema:
 
 
 def _required_fields(recipe: Recipe) -> set[str]:
-    """The optional completion fields the recipe's presets need in every row."""
-    return {field for step in recipe.steps if isinstance(step, Binarize) for field in step.preset.requires}
+    """The optional completion fields the recipe's steps need in every row."""
+    return {field for step in recipe.steps for field in step.required_fields()}
 
 
 def _source(recipe: Recipe, on_error: str, batch_size: int) -> UltraFeedbackSource:

@@ -2,8 +2,9 @@
 
 A processor is a dataclass. Its init fields are its parameters, so a step round-trips through YAML/JSON
 (:meth:`Processor.to_dict` / :func:`processor_from_dict`) and lands verbatim in provenance. It declares the
-columns it reads (``inputs``) and writes (``outputs``) so a :class:`~distill_data.pipeline.Pipeline` can
-be checked before it runs. It transforms a whole ``pyarrow.Table`` batch at a time.
+columns it reads (``inputs``) and writes (``outputs``), and the packages it imports beyond the core
+(``requires``), so a :class:`~distill_data.pipeline.Pipeline` can be checked before it runs. It transforms a whole
+``pyarrow.Table`` batch at a time.
 
 A :class:`Filter` only says, per row, why it would drop it (or null to keep it); the counting of rows,
 drops per reason and examples lives here once.
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 
 from ..declared_types import check_value, field_hints
 from ..errors import ConfigError
+from .requires import Requirement
 
 MAX_EXAMPLES = 5
 MAX_CLUSTER_ROWS = 20
@@ -81,14 +83,18 @@ class StepStats:
 @dataclass
 class Processor:
     """Base class of every step. Subclasses are dataclasses and set ``name``, ``inputs``, ``outputs`` (and
-    ``removes``, the columns they consume and leave out of their output)."""
+    ``removes``, the columns they consume and leave out of their output, and ``requires``, the packages they
+    import beyond the core)."""
 
     name: ClassVar[str]
     inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
     removes: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[tuple[Requirement, ...]] = ()
     # A stateful step (dedup) sees the rows in order in one process; stateless steps may run on any worker.
     stateful: ClassVar[bool] = False
+    # Whether the step removes near-duplicate prompts (another dedup step's card note then need not warn of them).
+    drops_near_duplicates: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -114,6 +120,14 @@ class Processor:
         """What the dataset card should note about this step (its "Known limitations"), given every step of the
         recipe (``steps``, this one included): the step knows what it did, so the card never looks into steps."""
         return ()
+
+    def card_languages(self) -> tuple[str, ...]:
+        """The languages the step keeps, for the card's ``language`` tag (none: it says nothing of language)."""
+        return ()
+
+    def required_fields(self) -> frozenset[str]:
+        """Optional input fields the step needs in every row, so the source sets aside a row without them."""
+        return frozenset()
 
     def params(self) -> dict[str, Any]:
         """The parameters, as plain JSON/YAML values."""

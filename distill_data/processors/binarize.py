@@ -114,6 +114,9 @@ class Binarize(Processor):
             notes.append(TRUTHFULQA_NOTE)
         return tuple(notes)
 
+    def required_fields(self) -> frozenset[str]:
+        return frozenset(self.preset.requires)
+
     def process(self, table: pa.Table, stats: StepStats) -> pa.Table:
         preset = self.preset
         lists = as_list_array(table.column("completions"))

@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .base import Filter, Processor
-from .near_dedup import NearDedup
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -59,7 +58,7 @@ class Dedup(Filter):
         self._seen = set()
 
     def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
-        if any(isinstance(step, NearDedup) for step in steps):
+        if any(step.drops_near_duplicates for step in steps):
             return ()  # near-duplicates were removed too: that step says so
         return ("Deduplication is exact, on the normalised first user turn; near-duplicates remain.",)
 

