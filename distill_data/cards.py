@@ -20,7 +20,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import citations
 from .card_facts import dataset_info, row_groups, size_category, sources_markdown, split_configs
-from .dataset_folder import ASSETS, DatasetFolder
+from .dataset_folder import ASSETS, PROVENANCE, DatasetFolder
 from .feedback.card import COMMANDS as FEEDBACK_COMMANDS
 from .feedback.card import write_feedback_card
 from .feedback.lineage import feedback_section
@@ -70,7 +70,7 @@ def render_card(provenance: dict[str, Any], text: CardText, info: dict[str, Any]
         dataset_info=info,
     )
     sections = [
-        f"# {text.title}\n\n{text.summary}\n\nEverything below is computed from `provenance.json` (the machine-"
+        f"# {text.title}\n\n{text.summary}\n\nEverything below is computed from `{PROVENANCE}` (the machine-"
         "readable record of this build) and the data files.",
         "## Source data\n\n" + sources_markdown(provenance["inputs"]),
         "## Processing steps\n\n" + _steps(provenance["steps"]),

@@ -26,6 +26,11 @@ def shard_name(split: str, index: int, total: int) -> str:
     return f"{split}-{index:05d}-of-{total:05d}.parquet"
 
 
+def unfinished_shard_name(split: str, index: int) -> str:
+    """A shard while it is written (hidden; renamed with :func:`shard_name` once the split's total is known)."""
+    return f".{split}-{index:05d}.parquet.part"
+
+
 def split_pattern(split: str) -> str:
     """The card's ``data_files`` pattern of a split, relative to the folder (forward slashes, as the Hub reads it)."""
     return f"{DATA}/{split}-*"

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .dataset_folder import ENTRIES, DatasetFolder
+from .dataset_folder import ENTRIES, PROVENANCE, DatasetFolder
 from .errors import OutputError
 from .sources.files import is_url
 
@@ -134,7 +134,7 @@ def _refuse_foreign(output: Path, resolved: Path) -> None:
     """A non-empty folder may be replaced only when it is an earlier output holding nothing but what we wrote."""
     if not is_dataset_output(resolved):
         raise OutputError(
-            f"{output}: is not empty and is not an output of distill-data (no provenance.json written by it), "
+            f"{output}: is not empty and is not an output of distill-data (no {PROVENANCE} written by it), "
             f"so --overwrite would delete files it did not write; choose another --output, or add {FORCE_FLAG} "
             "to delete the folder's contents"
         )

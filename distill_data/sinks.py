@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .dataset_folder import DatasetFolder, shard_name
+from .dataset_folder import DatasetFolder, shard_name, unfinished_shard_name
 
 DEFAULT_ROW_GROUP_ROWS = 5_000
 DEFAULT_SHARD_BYTES = 256 * 2**20
@@ -57,7 +57,7 @@ class ParquetSink:
         pending = pa.concat_tables(self._pending)
         group, rest = pending.slice(0, rows).combine_chunks(), pending.slice(rows)
         if self._writer is None:
-            part = self.directory / f".{self.split}-{len(self._parts):05d}.parquet.part"
+            part = self.directory / unfinished_shard_name(self.split, len(self._parts))
             self._parts.append(part)
             self._writer = pq.ParquetWriter(part, self.schema, compression="snappy", write_statistics=True)
             self._shard_bytes = 0

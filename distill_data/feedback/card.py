@@ -9,7 +9,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from .. import citations
 from ..card_facts import dataset_info, size_category, sources_markdown, split_configs
-from ..dataset_folder import DatasetFolder
+from ..dataset_folder import PROVENANCE, DatasetFolder
 
 TITLES = {
     "generate": "Completions for AI feedback (distill-data generate)",
@@ -70,7 +70,7 @@ def _judge(provenance: dict[str, Any]) -> str:
     lines = [
         f"- judge: `{provenance['judge']['name']}` at `{provenance['judge']['endpoint']}`",
         f"- aspects: {', '.join(params['aspects'])}; rubrics version `{rubrics['version']}` (distill-data, in the "
-        "spirit of UltraFeedback's four aspects; sha256 of each text in `provenance.json`)",
+        f"spirit of UltraFeedback's four aspects; sha256 of each text in `{PROVENANCE}`)",
         f"- temperature {params['temperature']}, max tokens {params['max_tokens']}, seed {params['seed']}, "
         f"up to {params['parse_retries']} re-asks of an unreadable answer",
     ]
@@ -135,5 +135,5 @@ def _limitations(provenance: dict[str, Any]) -> list[str]:
         )
     failures = provenance.get("failures", {}).get("count", 0)
     if failures:
-        items.append(f"{failures:,} requests failed after their retries and were left out (see provenance.json).")
+        items.append(f"{failures:,} requests failed after their retries and were left out (see {PROVENANCE}).")
     return items
