@@ -72,7 +72,7 @@ def load_benchmark(spec: str) -> tuple[str, list[str]]:
             except (OSError, ValueError) as exc:  # pyarrow's errors, text that is not UTF-8
                 raise InputError(f"not a readable Parquet file: {exc}", file=spec) from None
         elif file_format is not None:
-            rows = _json_rows(file)
+            rows = _format_rows(file)
         else:
             raise InputError(f"unsupported benchmark file type; use {supported_types()} or .csv", file=spec)
     elif looks_like_hub_id(spec):
@@ -107,7 +107,7 @@ def _csv_rows(file: InputFile, spec: str) -> list[dict[str, Any]]:
             raise InputError(f"not UTF-8 text: {exc.reason}", file=spec) from None
 
 
-def _json_rows(file: InputFile) -> list[Any]:
+def _format_rows(file: InputFile) -> list[Any]:
     """The rows of a file in an input format (JSON or JSON Lines, compressed or not, ...), read as inputs are: a
     bad line, or a prompt that is not valid Unicode (a lone surrogate escape), is an error naming the file and the
     line."""

@@ -8,6 +8,7 @@ through fsspec, imported only when a URL is read, so the CLI starts without it.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,8 +19,8 @@ from .compressed import open_binary, open_stream
 
 # A scheme of two letters or more: "C:\\data" stays a (Windows) path.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
-# What fsspec's ``info`` may say about a remote file's content, kept in provenance when present (in this order).
-CHECKSUM_FIELDS = ("sha256", "ETag", "etag", "md5Hash", "crc32c", "checksum", "Content-MD5", "Digest", "blob_id")
+# What fsspec's ``info`` may say about a remote file's content (s3, gcs, http, hf), kept in provenance when present.
+CHECKSUM_FIELDS = ("ETag", "etag", "md5Hash", "crc32c", "checksum", "Content-MD5", "Digest", "blob_id")
 
 
 def is_url(spec: str) -> bool:
@@ -62,6 +63,9 @@ class LocalFile:
     def open_raw(self) -> BinaryIO:
         return self.path.open("rb")
 
+    def open_seekable(self) -> BinaryIO:
+        return self.path.open("rb")
+
     def open_binary(self) -> BinaryIO:
         return open_binary(self.path)
 
@@ -98,17 +102,33 @@ class RemoteFile:
     def open_binary(self) -> BinaryIO:
         return open_stream(self.path, self.open_raw)
 
+    def open_seekable(self) -> BinaryIO:
+        """The raw bytes for random access (Parquet reads its footer first); from a server that cannot send byte
+        ranges (Python's ``http.server``), the whole file, read into memory."""
+        handle = self.open_raw()
+        try:
+            handle.seek(-1, io.SEEK_END)
+            handle.read(1)
+            handle.seek(0)
+        except (ValueError, OSError):
+            handle.close()
+            fs, path = url_to_fs(self.url)
+            return io.BytesIO(fs.cat_file(path))
+        return handle
+
     def describe(self) -> dict[str, Any]:
-        """The URL, its size, and the remote's own checksum when fsspec reports one (an ETag, an MD5, ...); else
-        the sha256 of its bytes, read once more as a local file's are."""
+        """As a local file's (``path``, ``bytes``, ``sha256`` of the bytes, read once more), with the ``url`` and
+        the remote's own checksum when fsspec reports one (an ETag, an MD5, an LFS sha256)."""
         info = self.info()
-        described: dict[str, Any] = {"url": self.url, "bytes": info.get("size")}
-        remote = next((name for name in CHECKSUM_FIELDS if info.get(name)), None)
-        if remote is not None:
-            described["checksum"] = {remote: str(info[remote])}
-        else:
-            with self.open_raw() as handle:
-                described["sha256"] = stream_sha256(handle)
+        with self.open_raw() as handle:
+            digest = stream_sha256(handle)
+        described: dict[str, Any] = {"path": self.url, "url": self.url, "bytes": info.get("size"), "sha256": digest}
+        remote = {name: str(info[name]) for name in CHECKSUM_FIELDS if info.get(name)}
+        lfs = info.get("lfs")
+        if isinstance(lfs, dict) and lfs.get("sha256"):  # hf:// files stored with LFS
+            remote["lfs_sha256"] = str(lfs["sha256"])
+        if remote:
+            described["checksum"] = remote
         return described
 
 

@@ -193,9 +193,12 @@ class Parquet(FileFormat):
     def table(self, file: InputFile, select: Select | None = None) -> pa.Table:
         import pyarrow.parquet as pq
 
-        source = file.local if file.local is not None else file.open_raw()
-        names = pq.read_schema(source).names
-        return pq.read_table(source, columns=select(names) if select is not None else None)
+        if file.local is not None:
+            names = pq.read_schema(file.local).names
+            return pq.read_table(file.local, columns=select(names) if select is not None else None)
+        with file.open_seekable() as handle:
+            names = pq.read_schema(handle).names
+            return pq.read_table(handle, columns=select(names) if select is not None else None)
 
     def estimate_rows(self, file: InputFile) -> int | None:
         import pyarrow.parquet as pq
@@ -203,7 +206,7 @@ class Parquet(FileFormat):
         try:
             if file.local is not None:
                 return pq.ParquetFile(file.local).metadata.num_rows
-            with file.open_raw() as handle:
+            with file.open_seekable() as handle:
                 return pq.ParquetFile(handle).metadata.num_rows
         except Exception:  # a damaged file: the reader reports it with its name
             return None
@@ -217,7 +220,7 @@ def parquet_batches(file: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch
     handle = None
     try:
         if file.local is None:
-            handle = file.open_raw()
+            handle = file.open_seekable()
         parquet = pq.ParquetFile(file.local if handle is None else handle)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         yield RawRecord(label, None, error=f"not a readable Parquet file: {exc}")

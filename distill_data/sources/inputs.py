@@ -113,7 +113,7 @@ def input_file(spec: str) -> InputFile | None:
         raise InputError("no such file or folder", file=spec) from None
     except Exception as exc:  # fsspec's filesystems raise their own kinds (aiohttp, botocore, ...)
         raise InputError(f"could not be read: {exc}", file=spec) from None
-    return None if info.get("type") == "directory" else remote
+    return None if _is_folder(*url_to_fs(spec), info) else remote
 
 
 def missing_path(path: Path) -> str:
@@ -183,11 +183,14 @@ def remote_files(spec: str) -> list[RemoteFile]:
             if not matches:
                 raise InputError("no file matches this pattern", file=spec)
             return [_remote_supported(_url(fs, spec, path, p)) for p in matches]
-        info = fs.info(path)
-        if info.get("type") != "directory":
+        if not _is_folder(fs, path, fs.info(path)):
             return [_remote_supported(spec)]
-        root = path.rstrip("/") + "/"
-        names = sorted(p for p in fs.find(path) if _is_data_file(PurePosixPath(p.removeprefix(root))))
+        root, spec_root = path.rstrip("/"), spec.rstrip("/")
+        if fs.exists(f"{root}/{PROVENANCE}"):  # an output of this toolkit: only its data/
+            root, spec_root = f"{root}/data", f"{spec_root}/data"
+        found = [p.removeprefix(root + "/") for p in fs.find(root)]
+        outputs = [p.rpartition("/")[0] + "/" for p in found if p.endswith("/" + PROVENANCE)]
+        names = sorted(p for p in found if _is_data_file(PurePosixPath(p)) and not p.startswith(tuple(outputs)))
     except FileNotFoundError:
         raise InputError("no such file or folder", file=spec) from None
     except InputError:
@@ -196,7 +199,15 @@ def remote_files(spec: str) -> list[RemoteFile]:
         raise InputError(f"could not be read: {exc}", file=spec) from None
     if not names:
         raise InputError(f"folder has no {supported_types()} files", file=spec)
-    return [RemoteFile(_url(fs, spec.rstrip("/") + "/", root, p)) for p in names]
+    return [RemoteFile(f"{spec_root}/{name}") for name in names]
+
+
+def _is_folder(fs: Any, path: str, info: dict[str, Any]) -> bool:
+    """Whether a URL is a folder: as its filesystem says, or, over HTTP (where every URL answers as a file), a
+    name without a suffix whose page lists links."""
+    if info.get("type") == "directory":
+        return True
+    return not PurePosixPath(path.split("?")[0]).suffix and bool(fs.isdir(path))
 
 
 def _url(fs: Any, spec: str, path: str, found: str) -> str:
