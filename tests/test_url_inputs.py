@@ -181,6 +181,8 @@ def test_a_bad_line_at_a_url_names_the_url_and_line(base: str, tmp_path: Path) -
 
 def test_folders_and_globs_at_urls(memory_base: str) -> None:
     chat = [ref.url for ref in resolve_inputs([f"{memory_base}/chat.*"])]
+    fsspec.filesystem("memory").pipe(f"{MEMORY_ROOT}/.hidden/chat.jsonl", b'{"id": "x", "data": ["q", "a"]}\n')
+    assert [ref.url for ref in resolve_inputs([f"{memory_base}/**/chat.jsonl"])] == [f"{memory_base}/chat.jsonl"]
     assert chat == [f"{memory_base}/chat.{suffix}" for suffix in ("jsonl", "jsonl.gz", "parquet")]
     folder = [ref.url for ref in resolve_inputs([f"{memory_base}/built"])]
     assert folder == [f"{memory_base}/built/data/{name}" for name in sorted(data_bytes_names())]

@@ -179,7 +179,9 @@ def remote_files(spec: str) -> list[RemoteFile]:
         raise InputError(f"cannot open this URL: {exc}", file=spec) from None
     try:
         if glob.has_magic(path):
-            matches = sorted(p for p in fs.glob(path) if fs.isfile(p))
+            folder = path[: path.rfind("/", 0, _magic(path)) + 1]
+            found = (p for p in fs.glob(path) if not _hidden(p.removeprefix(folder), path.removeprefix(folder)))
+            matches = sorted(p for p in found if fs.isfile(p))
             if not matches:
                 raise InputError("no file matches this pattern", file=spec)
             return [_remote_supported(_url(fs, spec, path, p)) for p in matches]
@@ -224,6 +226,12 @@ def _url(fs: Any, spec: str, path: str, found: str) -> str:
     if path_folder and found.startswith(path_folder):
         return spec_folder + found.removeprefix(path_folder)
     return fs.unstrip_protocol(found)
+
+
+def _hidden(relative: str, pattern: str) -> bool:
+    """Whether a glob's match lies in a hidden file or folder that the pattern did not name with its leading dot
+    (as a local glob, which leaves hidden names out)."""
+    return any(part.startswith(".") for part in relative.split("/")) and "/." not in f"/{pattern}"
 
 
 def _magic(text: str) -> int:
