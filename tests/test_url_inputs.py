@@ -214,3 +214,31 @@ def test_a_url_input_is_never_inside_a_local_output(tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)
     for name in ("memory:", "https:"):
         assert check_output(tmp_path / name, overwrite=False, inputs=[f"{name}//host/x/*.jsonl"]) == tmp_path / name
+
+
+def test_an_hf_url_reads_a_hub_file_as_the_local_one(tmp_path: Path) -> None:
+    """``hf://datasets/owner/name/path`` through fsspec (huggingface_hub's HfFileSystem), against the local Hub."""
+    import os
+    import subprocess
+    import sys
+
+    from hub_server import serve
+
+    root = tmp_path / "hub"
+    local = root / "tester" / "chat" / "data" / "train.jsonl"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(BUNDLED_SAMPLE.read_bytes())
+    server, url, _ = serve(root)
+    env = dict(os.environ, HF_ENDPOINT=url, HF_HUB_DISABLE_XET="1", HF_HOME=str(tmp_path / "hf_home"))
+    env.pop("HF_TOKEN", None)
+    try:
+        for where, source in (("local", str(local)), ("url", "hf://datasets/tester/chat/data/train.jsonl")):
+            command = [sys.executable, "-m", "distill_data.cli", "ultrachat", "-i", source, "-o", str(tmp_path / where)]
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, result.stderr
+    finally:
+        server.shutdown()
+    assert data_bytes(tmp_path / "url") == data_bytes(tmp_path / "local")
+    (entry,) = json.loads((tmp_path / "url" / "provenance.json").read_text(encoding="utf-8"))["inputs"]
+    assert entry["url"] == "hf://datasets/tester/chat/data/train.jsonl"
+    assert entry["sha256"] == hashlib.sha256(local.read_bytes()).hexdigest()
