@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from ..dataset_folder import DATA
 from ..errors import ConfigError, InputError
 from ..sources.files import InputFile, LocalFile, RemoteFile, is_url, url_to_fs
 from ..sources.formats import format_of, stem, supported_types
@@ -83,7 +84,7 @@ def load_splits(source: str | Path, only: tuple[str, ...] | list[str] = ()) -> l
 
 def _folder(folder: Path) -> dict[str, list[pa.Table]]:
     """``DIR/data/<split>-*.parquet`` (an output folder), else the data files directly in ``DIR``."""
-    data = folder / "data" if (folder / "data").is_dir() else folder
+    data = folder / DATA if (folder / DATA).is_dir() else folder
     files = sorted(f for f in data.iterdir() if f.is_file() and format_of(f) is not None)
     if not files:
         raise ConfigError(f"{data}: no {supported_types()} files (is {folder} an output folder of distill-data?)")
@@ -103,8 +104,8 @@ def _remote(url: str) -> dict[str, list[pa.Table]]:
         return {split_name(file.path): [_read_file(file)]}
     fs, path = url_to_fs(url)
     data, folder = url.rstrip("/"), path.rstrip("/")
-    if fs.isdir(f"{folder}/data"):
-        data, folder = f"{data}/data", f"{folder}/data"
+    if fs.isdir(f"{folder}/{DATA}"):
+        data, folder = f"{data}/{DATA}", f"{folder}/{DATA}"
     found = (PurePosixPath(p) for p in fs.ls(folder, detail=False) if fs.isfile(p))
     names = sorted(p.name for p in found if format_of(p) is not None)
     if not names:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ..dataset_folder import DATA, PROVENANCE
 from ..errors import InputError
 from .files import InputFile, LocalFile, RemoteFile, display_path, file_sha256, is_url, url_to_fs
 from .formats import FileFormat, format_of, supported_types, unsupported
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 # What distill-data writes or keeps beside an output: never read as input when found inside a folder input.
-PROVENANCE = "provenance.json"
 FEEDBACK_CACHE = "requests.sqlite"
 
 
@@ -131,7 +131,7 @@ def _folder_files(folder: Path, spec: str) -> list[Path]:
     its provenance.json, assets/ or rejects.jsonl); outputs, staging folders and request caches of this toolkit
     inside the folder are skipped, so a run writing into its input folder never reads its own output back."""
     is_output = (folder / PROVENANCE).is_file()
-    root = folder / "data" if is_output else folder
+    root = folder / DATA if is_output else folder
     files: list[Path] = []
     outputs: list[str] = []
     for parent, subfolders, names in os.walk(root):
@@ -189,7 +189,7 @@ def remote_files(spec: str) -> list[RemoteFile]:
             return [_remote_supported(spec)]
         root, spec_root = path.rstrip("/"), spec.rstrip("/")
         if fs.exists(f"{root}/{PROVENANCE}"):  # an output of this toolkit: only its data/
-            root, spec_root = f"{root}/data", f"{spec_root}/data"
+            root, spec_root = f"{root}/{DATA}", f"{spec_root}/{DATA}"
         found = [p.removeprefix(root + "/") for p in fs.find(root)]
         outputs = [p.rpartition("/")[0] + "/" for p in found if p.endswith("/" + PROVENANCE)]
         names = sorted(p for p in found if _is_data_file(PurePosixPath(p)) and not p.startswith(tuple(outputs)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..dataset_folder import DatasetFolder, split_pattern
 from ..errors import ConfigError, InputError
 from ..sources.files import is_url
 from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
@@ -32,9 +33,10 @@ def _load_split(spec: DatasetSpec, split: str) -> Any:
         return _load_remote(source, split)
     try:
         if Path(source).is_dir():
-            files = sorted((Path(source) / "data").glob(f"{split}-*.parquet"))
+            splits = DatasetFolder(Path(source)).split_files()
+            files = splits.get(split, [])
             if not files:
-                available = sorted({p.name.split("-")[0] for p in (Path(source) / "data").glob("*.parquet")})
+                available = sorted(splits)
                 raise InputError(f"no split '{split}' (splits: {', '.join(available) or 'none'})", file=source)
             return datasets.Dataset.from_parquet([str(f) for f in files])
         if not Path(source).exists():
@@ -58,7 +60,7 @@ def _load_remote(url: str, split: str) -> Any:
 
     file = input_file(url)
     if file is None:
-        files = remote_files(f"{url.rstrip('/')}/data/{split}-*.parquet")
+        files = remote_files(f"{url.rstrip('/')}/{split_pattern(split)}.parquet")
     elif split == "train":
         files = [file]
     else:
