@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
-from pathlib import PurePath
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from .compressed import COMPRESSIONS, READ_ERRORS, compression_of, data_suffix
 from .records import RawRecord, batch_records, json_records, jsonl_records
@@ -193,23 +194,23 @@ class Parquet(FileFormat):
     def table(self, file: InputFile, select: Select | None = None) -> pa.Table:
         import pyarrow.parquet as pq
 
-        if file.local is not None:
-            names = pq.read_schema(file.local).names
-            return pq.read_table(file.local, columns=select(names) if select is not None else None)
-        with file.open_seekable() as handle:
-            names = pq.read_schema(handle).names
-            return pq.read_table(handle, columns=select(names) if select is not None else None)
+        with _parquet_input(file) as source:
+            names = pq.read_schema(source).names
+            return pq.read_table(source, columns=select(names) if select is not None else None)
 
     def estimate_rows(self, file: InputFile) -> int | None:
         import pyarrow.parquet as pq
 
         try:
-            if file.local is not None:
-                return pq.ParquetFile(file.local).metadata.num_rows
-            with file.open_seekable() as handle:
-                return pq.ParquetFile(handle).metadata.num_rows
+            with _parquet_input(file) as source:
+                return pq.ParquetFile(source).metadata.num_rows
         except Exception:  # a damaged file: the reader reports it with its name
             return None
+
+
+def _parquet_input(file: InputFile) -> AbstractContextManager[Path | BinaryIO]:
+    """What pyarrow reads a Parquet file from: a local file's path (Arrow opens it itself), else a seekable handle."""
+    return nullcontext(file.local) if file.local is not None else file.open_seekable()
 
 
 def parquet_batches(file: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch | RawRecord]:

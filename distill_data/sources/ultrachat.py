@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..messages import MESSAGE_TYPE, MESSAGES_TYPE
+from ..messages import MESSAGE_TYPE, MESSAGES_TYPE, turn_positions
 from .columnar import ColumnarReader
 from .rows import FieldProblem, RowSource, check_text, kind_of
 
@@ -71,11 +71,10 @@ def convert_table(parsed: pa.Table) -> pa.Table | None:
     lists = parsed.column("data").combine_chunks()
     turns = lists.flatten()
     offsets = lists.offsets.to_numpy()
-    lengths = np.diff(offsets)
-    if lists.null_count or turns.null_count or (lengths == 0).any():
+    if lists.null_count or turns.null_count or (np.diff(offsets) == 0).any():
         return None
-    starts = np.repeat(offsets[:-1] - offsets[0], lengths)
-    roles = _ROLES.take(pa.array((np.arange(len(turns)) - starts) % 2))
+    _, positions = turn_positions(lists)
+    roles = _ROLES.take(pa.array(positions % 2))
     contents = {"content": turns, "role": roles}
     items = pa.StructArray.from_arrays([contents[field.name] for field in MESSAGE_TYPE], fields=list(MESSAGE_TYPE))
     messages = pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()), items, type=MESSAGES_TYPE)
