@@ -22,7 +22,7 @@ import pyarrow as pa
 from ..dataset_folder import DATA
 from ..errors import ConfigError, InputError
 from ..sources.files import InputFile, LocalFile, RemoteFile, is_url, url_to_fs
-from ..sources.formats import format_of, stem, supported_types
+from ..sources.formats import format_of, stem, supported_types, unsupported
 from ..sources.hub_ids import hub_unreachable, looks_like_hub_id, offline_failure
 from ..sources.inputs import input_file, missing_path
 
@@ -119,7 +119,7 @@ def _remote(url: str) -> dict[str, list[pa.Table]]:
 def _read_file(file: InputFile) -> pa.Table:
     file_format = format_of(file.path)
     if file_format is None:
-        raise ConfigError(f"{file.label}: unsupported file type '{file.path.suffix}'; expected {supported_types()}")
+        raise ConfigError(f"{file.label}: {unsupported(file.path)}")
     try:
         table = file_format.table(file, _needed)
     except (OSError, ValueError, pa.ArrowException) as exc:
