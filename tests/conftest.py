@@ -18,19 +18,25 @@ settings.register_profile("ci", max_examples=25, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=2_000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# Slow end-to-end suites (training, notebooks, benchmark scripts, Ray, a model server, runs killed and resumed):
+# Slow end-to-end suites (training, notebooks, benchmark scripts, Ray, a model server, runs killed and resumed, the
+# local Hub server, URL inputs over HTTP):
 # marked `slow`, left out of the default run (`python -m pytest -q`, see pyproject.toml) and run by .ci/run as its
 # own mandatory step (`python -m pytest -q -m slow`), with single tests marked slow in their files. Both steps
 # together are the whole suite.
 SLOW_MODULES = frozenset(
     {
         "test_benchmarks.py",
+        "test_faults.py",
         "test_feedback_serve.py",
+        "test_hub_server.py",
+        "test_hub_source.py",
         "test_notebooks.py",
+        "test_push.py",
         "test_ray_engine.py",
         "test_resume.py",
         "test_train.py",
         "test_train_push.py",
+        "test_url_inputs.py",
     }
 )
 

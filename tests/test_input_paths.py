@@ -206,6 +206,7 @@ WHO = {
 }
 
 
+@pytest.mark.slow  # each case runs a command against an unreachable Hub: about 25 s in all
 @pytest.mark.parametrize("command", list(HUB_COMMANDS))
 @pytest.mark.parametrize("network", ["offline", "refused"])
 def test_the_hub_out_of_reach_fails_in_seconds_with_one_line(tmp_path: Path, command: str, network: str) -> None:
