@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -299,3 +300,34 @@ def test_ngram_extraction_equals_langdetects(text: str) -> None:
     detector.append(text)
     detector.cleaning_text()
     assert _extract_ngrams(detector.text, _reference_factory().word_lang_prob_map) == detector._extract_ngrams()
+
+
+def test_numpy_draws_are_pythons_random_draws_past_the_first_block() -> None:
+    """The shared Mersenne Twister stream gives each text what its own seeded ``random.Random`` would, far past the
+    first block of generated outputs, with gauss spares and rejected draws interleaved."""
+    from distill_data.processors.language import _Draws, _PythonDraws
+
+    sizes = [1, 2, 3, 6, 33, 257, 5000]
+    samples = [[10 * j + i for i in range(size)] for j, size in enumerate(sizes)]
+    for seed in (0, 12345):
+        ours = _Draws(seed, samples)
+        theirs = _PythonDraws([(random.Random(), seed) for _ in sizes], samples)
+        picks = np.array([0, 2, 3, 5, 6])
+        for round_ in range(3000):
+            texts = picks if round_ % 3 else np.arange(len(sizes))
+            assert ours.choices(texts).tolist() == theirs.choices(texts)
+            if round_ % 7 == 0:  # one text alone, on Python integers
+                assert [ours.choice(j) for j in range(len(sizes))] == [theirs.choice(j) for j in range(len(sizes))]
+            if round_ % 500 == 0:
+                assert [ours.gauss(j) for j in range(len(sizes))] == [theirs.gauss(j) for j in range(len(sizes))]
+        assert len(ours._words) > 4096
+
+
+def test_python_draws_give_the_same_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the numpy draws could not match (another Python's ``random``), the Python draws give the same result."""
+    from distill_data.processors import language
+
+    texts = [*FOREIGN_PROMPTS, *[p for p in _varied_prompts(600) if not plainly_english(p)][:80]]
+    fast = detect_languages(texts, 3)
+    monkeypatch.setattr(language, "_draws_match_random", lambda: False)
+    assert detect_languages(texts, 3) == fast

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import operator
 import os
+import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,11 +103,7 @@ def detect_languages(texts: list[str], seed: int = 0) -> list[tuple[str | None, 
             detectors.append((index, detector, ngrams))
     if not detectors:
         return results
-    jobs = [(detector, ngrams) for _, detector, ngrams in detectors]
-    # In lockstep each step costs a few numpy calls whatever the number of texts: worth it from a handful of texts.
-    estimates = (
-        _estimate(jobs, matrix) if len(jobs) >= LOCKSTEP_MIN_TEXTS else [_estimate_one(*job, matrix) for job in jobs]
-    )
+    estimates = _estimate([(detector, ngrams) for _, detector, ngrams in detectors], matrix)
     for (index, detector, _), probabilities in zip(detectors, estimates, strict=True):
         best = int(np.argmax(probabilities))  # the first of equals, as langdetect's stable sort
         if probabilities[best] > detector.PROB_THRESHOLD:
@@ -113,6 +111,8 @@ def detect_languages(texts: list[str], seed: int = 0) -> list[tuple[str | None, 
     return results
 
 
+# A lockstep step costs a dozen numpy calls whatever the number of texts, about as much as 20-30 texts stepped alone:
+# below this many texts still sampling, each finishes alone.
 LOCKSTEP_MIN_TEXTS = 16
 _NORMALISED: dict[str, str] = {}  # NGram.normalize of each character seen: a pure function of the character
 
@@ -180,19 +180,39 @@ def _estimate(jobs: list[tuple[Detector, list[str]]], matrix: np.ndarray) -> np.
         samples.append([codes.setdefault(ngram, len(rows) + len(codes)) for ngram in ngrams])
         rows.extend(detector.word_lang_prob_map[ngram] for ngram in codes)
     profiles = matrix[rows]
-    rngs = [detector.random for detector, _ in jobs]
-    for (detector, _), rng in zip(jobs, rngs, strict=True):
-        rng.seed(detector.seed)
+    if all(detector.seed == first.seed for detector, _ in jobs) and _draws_match_random():
+        draws: _Draws | _PythonDraws = _Draws(first.seed, samples)
+    else:
+        draws = _PythonDraws([(detector.random, detector.seed) for detector, _ in jobs], samples)
     n = len(jobs)
     total = np.zeros((n, n_langs))
     prob = np.full((n, n_langs), 1.0 / n_langs)
-    weight = np.array([_weight(detector) for detector, _ in jobs])
+    weight = np.array([_weight(detector, draws.gauss(j)) for j, (detector, _) in enumerate(jobs)])
     step = np.zeros(n, dtype=np.int64)  # langdetect's i within the current trial
     trial = np.zeros(n, dtype=np.int64)
     active = np.arange(n)
+
+    def alone(j: int) -> None:
+        """Text ``j``'s remaining trials by itself, with the same operations in the same order."""
+        p, i, t, w = prob[j].copy(), int(step[j]), int(trial[j]), weight[j]
+        while t < n_trial:
+            p *= profiles[draws.choice(j)] + w
+            if i % 5 == 0:
+                p /= _row_sums(p[None, :])[0]
+                if p.max() > first.CONV_THRESHOLD or i >= limit:
+                    total[j] += p / n_trial
+                    t, i, p = t + 1, 0, np.full(n_langs, 1.0 / n_langs)
+                    if t < n_trial:
+                        w = _weight(jobs[j][0], draws.gauss(j))
+                    continue
+            i += 1
+
     while len(active):
-        draws = [rngs[j].choice(samples[j]) for j in active.tolist()]
-        prob[active] *= profiles[draws] + weight[active, None]  # (weight + lang_prob_map[i]) per language
+        if len(active) < LOCKSTEP_MIN_TEXTS:
+            for j in active.tolist():
+                alone(j)
+            break
+        prob[active] *= profiles[draws.choices(active)] + weight[active, None]  # (weight + lang_prob_map[i]) per lang
         check = active[step[active] % 5 == 0]
         if len(check):
             block = prob[check]
@@ -208,37 +228,123 @@ def _estimate(jobs: list[tuple[Detector, list[str]]], matrix: np.ndarray) -> np.
             step[done] = 0
             prob[done] = 1.0 / n_langs
             for j in done[trial[done] < n_trial].tolist():
-                weight[j] = _weight(jobs[j][0])
+                weight[j] = _weight(jobs[j][0], draws.gauss(j))
             active = active[trial[active] < n_trial]
     return total
 
 
-def _estimate_one(detector: Detector, ngrams: list[str], matrix: np.ndarray) -> np.ndarray:
-    """:func:`_estimate` for one text, on vectors."""
-    codes: dict[str, int] = {}
-    sample = [codes.setdefault(ngram, len(codes)) for ngram in ngrams]
-    profile = matrix[[detector.word_lang_prob_map[ngram] for ngram in codes]]
-    n_langs = len(detector.langlist)
-    total = np.zeros(n_langs)
-    detector.random.seed(detector.seed)
-    for _ in range(detector.n_trial):
-        prob = np.full(n_langs, 1.0 / n_langs)
-        factors = _weight(detector) + profile
-        i = 0
-        while True:
-            prob *= factors[detector.random.choice(sample)]
-            if i % 5 == 0:
-                prob /= _row_sums(prob[None, :])[0]
-                if prob.max() > detector.CONV_THRESHOLD or i >= detector.ITERATION_LIMIT:
-                    break
-            i += 1
-        total += prob / detector.n_trial
-    return total
+class _PythonDraws:
+    """Each text's draws from its own ``random.Random``, as langdetect makes them (one Python call per draw)."""
+
+    def __init__(self, seeded: list[tuple[random.Random, int | None]], samples: list[list[int]]) -> None:
+        self.rngs, self.samples = [rng for rng, _ in seeded], samples
+        for rng, seed in seeded:
+            rng.seed(seed)
+
+    def gauss(self, j: int) -> float:
+        return self.rngs[j].gauss(0.0, 1.0)
+
+    def choices(self, texts: np.ndarray) -> list[int]:
+        return [self.rngs[j].choice(self.samples[j]) for j in texts.tolist()]
+
+    def choice(self, j: int) -> int:
+        return self.rngs[j].choice(self.samples[j])
 
 
-def _weight(detector: Detector) -> float:
-    """A trial's smoothing weight: langdetect's ``alpha / BASE_FREQ`` with alpha drawn around ``detector.alpha``."""
-    alpha = detector.alpha + detector.random.gauss(0.0, 1.0) * detector.ALPHA_WIDTH
+class _Draws:
+    """:class:`_PythonDraws` on numpy: the same numbers, a few array operations per lockstep step.
+
+    Every detector is seeded alike, so each text reads the same stream of 32-bit Mersenne Twister outputs
+    (Python's ``random`` after ``seed(seed)``, continued by numpy's MT19937 from the same state), each from its own
+    position. ``choice`` over n items takes the top ``n.bit_length()`` bits of the next output until they are
+    below n, as ``random._randbelow`` does; ``gauss`` is ``random.gauss`` on pairs of outputs, with its spare value.
+    """
+
+    def __init__(self, seed: int | None, samples: list[list[int]]) -> None:
+        key = random.Random(seed).getstate()[1]
+        self._generator = np.random.MT19937()
+        self._generator.state = {
+            "bit_generator": "MT19937",
+            "state": {"key": np.array(key[:-1], dtype=np.uint32), "pos": key[-1]},
+        }
+        self._words = np.zeros(0, dtype=np.int64)
+        sizes = np.array([len(sample) for sample in samples], dtype=np.int64)
+        self._sizes = sizes
+        self._shifts = 32 - np.array([int(size).bit_length() for size in sizes.tolist()], dtype=np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._codes = np.array([code for sample in samples for code in sample], dtype=np.int64)
+        self._position = np.zeros(len(samples), dtype=np.int64)
+        self._spare: list[float | None] = [None] * len(samples)
+
+    def _words_to(self, end: int) -> np.ndarray:
+        """The stream, generated at least up to ``end``."""
+        if end > len(self._words):
+            more = max(end - len(self._words), len(self._words), 4096)
+            raw = self._generator.random_raw(more).astype(np.int64)
+            self._words = np.concatenate([self._words, raw])
+        return self._words
+
+    def _random(self, j: int) -> float:
+        """``random.random()``: 53 bits from two outputs."""
+        at = int(self._position[j])
+        words = self._words_to(at + 2)
+        self._position[j] = at + 2
+        return (int(words[at] >> 5) * 67108864.0 + int(words[at + 1] >> 6)) * (1.0 / 9007199254740992.0)
+
+    def gauss(self, j: int) -> float:
+        z = self._spare[j]
+        self._spare[j] = None
+        if z is None:
+            x2pi = self._random(j) * (2.0 * math.pi)
+            g2rad = math.sqrt(-2.0 * math.log(1.0 - self._random(j)))
+            z = math.cos(x2pi) * g2rad
+            self._spare[j] = math.sin(x2pi) * g2rad
+        return 0.0 + z * 1.0
+
+    def choices(self, texts: np.ndarray) -> np.ndarray:
+        position = self._position[texts]
+        sizes, shifts = self._sizes[texts], self._shifts[texts]
+        picked = self._words_to(int(position.max()) + 1)[position] >> shifts
+        retry = np.flatnonzero(picked >= sizes)
+        while len(retry):  # rejected: the next output, for those texts only
+            position[retry] += 1
+            picked[retry] = self._words_to(int(position[retry].max()) + 1)[position[retry]] >> shifts[retry]
+            retry = retry[picked[retry] >= sizes[retry]]
+        self._position[texts] = position + 1
+        return self._codes[self._starts[texts] + picked]
+
+    def choice(self, j: int) -> int:
+        """:meth:`choices` for one text, on Python integers."""
+        at, size, shift = int(self._position[j]), int(self._sizes[j]), int(self._shifts[j])
+        picked = int(self._words_to(at + 1)[at]) >> shift
+        while picked >= size:
+            at += 1
+            picked = int(self._words_to(at + 1)[at]) >> shift
+        self._position[j] = at + 1
+        return int(self._codes[self._starts[j] + picked])
+
+
+@lru_cache(maxsize=1)
+def _draws_match_random() -> bool:
+    """Whether :class:`_Draws` gives this Python's ``random`` numbers (checked once; else the Python draws run)."""
+    sizes = [1, 2, 3, 5, 7, 64, 100, 1000, 4097, 65537]
+    samples = [list(range(size)) for size in sizes]
+    ours = _Draws(0, samples)
+    theirs = _PythonDraws([(random.Random(), 0) for _ in sizes], samples)
+    everyone = np.arange(len(sizes))
+    for _ in range(50):
+        if [ours.gauss(j) for j in range(len(sizes))] != [theirs.gauss(j) for j in range(len(sizes))]:
+            return False
+        for _ in range(7):
+            if ours.choices(everyone).tolist() != theirs.choices(everyone):
+                return False
+    return True
+
+
+def _weight(detector: Detector, gauss: float) -> float:
+    """A trial's smoothing weight: langdetect's ``alpha / BASE_FREQ`` with alpha drawn around ``detector.alpha``
+    (``gauss``: the trial's ``random.gauss(0.0, 1.0)``)."""
+    alpha = detector.alpha + gauss * detector.ALPHA_WIDTH
     return alpha / detector.BASE_FREQ
 
 
