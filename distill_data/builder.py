@@ -25,6 +25,7 @@ from .engines import make_engine
 from .errors import ContractError, InputError
 from .kinds import kind_of_recipe
 from .output_folder import claimed_output, staging
+from .plots import pyplot
 from .provenance import package_versions, write_provenance
 from .recipes import Recipe
 from .sinks import DEFAULT_ROW_GROUP_ROWS, DEFAULT_SHARD_BYTES, save_to_disk
@@ -116,6 +117,7 @@ def build(
                 resuming.record_inputs(stage, describing())
                 resuming.save(stage, checkpoint, state)
 
+            _in_background(pyplot, name="distill-data-imports")  # for the card, while the rows are processed
             spill_parts = spill(
                 stage,
                 source,
@@ -164,9 +166,9 @@ def build(
         return BuildResult(output, counts, record["steps"], source.rows_read, source.rejected)
 
 
-def _in_background(function: Callable[[], T]) -> Callable[[], T]:
+def _in_background(function: Callable[[], T], name: str = "distill-data-describe") -> Callable[[], T]:
     """Start ``function`` on a thread (hashing files releases the GIL); the callable returned waits for its
-    result, or raises its exception."""
+    result, or raises its exception (one nobody waits for is raised again where the work is done for real)."""
     future: Future[T] = Future()
 
     def run() -> None:
@@ -175,5 +177,5 @@ def _in_background(function: Callable[[], T]) -> Callable[[], T]:
         except BaseException as exc:  # handed to the caller, who decides
             future.set_exception(exc)
 
-    threading.Thread(target=run, name="distill-data-describe", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future.result

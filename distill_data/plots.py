@@ -20,7 +20,9 @@ from .dataset_folder import DatasetFolder
 from .numbers import rounded, significant
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the headless backend (its import takes about half a second: the builder starts it
+    on a thread while rows are processed, so the card does not wait for it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,7 +115,7 @@ def write_plots(folder: Path, provenance: dict[str, Any], data: dict[str, Any]) 
 
     Returns ``{file name: caption}`` in the order the card shows them.
     """
-    plt = _pyplot()
+    plt = pyplot()
     assets = DatasetFolder(folder).assets
     assets.mkdir(parents=True, exist_ok=True)
     data = rounded({"steps": steps_data(provenance), **data})
