@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
 
 import pyarrow as pa
 
-from distill_data.engines.local import LocalEngine
+from distill_data.engines.local import PRELOAD, LocalEngine
 from distill_data.processors.fix_text import FixText
 
 
@@ -17,6 +18,12 @@ def test_batches_come_back_in_input_order_with_their_own_stats() -> None:
     results = list(LocalEngine(2).map_batches([], batches))
     assert [table["id"].to_pylist() for table, _ in results] == [[2 * i, 2 * i + 1] for i in range(7)]
     assert all(stats == [] for _, stats in results)
+
+
+def test_every_preloaded_module_exists() -> None:
+    """The fork server skips a module it cannot import without a word: a misspelt name would only cost speed."""
+    for name in PRELOAD:
+        importlib.import_module(name)
 
 
 def test_steps_run_in_the_workers() -> None:
@@ -35,7 +42,7 @@ def test_steps_run_in_the_workers() -> None:
 FAILING_INPUT = textwrap.dedent(
     """
     import pyarrow as pa
-    from distill_data.engines.local import LocalEngine
+    from distill_data.engines.local import PRELOAD, LocalEngine
 
     class BadRow(Exception):
         pass
