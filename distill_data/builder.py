@@ -21,7 +21,7 @@ from rich.console import Console
 from . import resume as resuming
 from .cards import write_card
 from .dataset_folder import DatasetFolder
-from .engines import make_engine
+from .engines import batch_rows, make_engine
 from .errors import ContractError, InputError
 from .kinds import kind_of_recipe
 from .output_folder import claimed_output, staging
@@ -88,6 +88,7 @@ def build(
             raise ContractError(f"no step of the recipe writes the output column(s) {', '.join(missing)}")
         expected = source.estimate_rows()
         one_batch = expected is not None and expected <= batch_size
+        source.batch_size = batch_rows(batch_size, expected)
         work = resuming.work_folder(output)
         # What shapes the output must match for a run to continue another (the engine and workers may change).
         options = {

@@ -89,7 +89,7 @@ _run_options = with_options(
         type=click.IntRange(min=1),
         default=10_000,
         show_default=True,
-        help="Rows per Arrow batch (the output does not depend on it).",
+        help="Rows per Arrow batch at most; a smaller input is cut into 4 (the output does not depend on it).",
     ),
     progress_option,
     click.option(

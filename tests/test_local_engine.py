@@ -8,7 +8,9 @@ import sys
 import textwrap
 
 import pyarrow as pa
+import pytest
 
+from distill_data.engines import batch_rows
 from distill_data.engines.local import PRELOAD, LocalEngine
 from distill_data.processors.fix_text import FixText
 
@@ -42,7 +44,7 @@ def test_steps_run_in_the_workers() -> None:
 FAILING_INPUT = textwrap.dedent(
     """
     import pyarrow as pa
-    from distill_data.engines.local import PRELOAD, LocalEngine
+    from distill_data.engines.local import LocalEngine
 
     class BadRow(Exception):
         pass
@@ -88,3 +90,21 @@ def test_make_engine_runs_a_local_pipeline_in_process_for_one_batch_or_one_worke
     assert make_engine("local", 4, one_batch=True) is None
     engine = make_engine("local", 3)
     assert isinstance(engine, LocalEngine) and engine.workers == 3
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "expected", "rows"),
+    [
+        (10_000, 20_000, 5_000),  # two batches' worth becomes four
+        (10_000, 30_001, 7_501),
+        (10_000, 40_000, 10_000),  # four full batches: as asked
+        (10_000, 1_000_000, 10_000),
+        (10_000, None, 10_000),  # size unknown (a streamed Hub dataset): as asked
+        (10_000, 2_000, 1_000),  # never below 1,000 rows...
+        (10_000, 100, 1_000),
+        (300, 100_000, 300),  # ...and never above what was asked
+        (1, 10, 1),
+    ],
+)
+def test_batches_of_a_small_input_are_cut_for_the_workers(batch_size: int, expected: int | None, rows: int) -> None:
+    assert batch_rows(batch_size, expected) == rows
