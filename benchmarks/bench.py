@@ -144,8 +144,19 @@ def child(task: str, corpus: Path, work: Path, num_proc: int) -> None:
     else:
         seconds = _processor_alone(task.removeprefix("step:"), corpus) / 1e9
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _stop_fork_server()  # its workers are its children: they count once it is reaped
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest reaped worker
     print("RESULT " + json.dumps({"seconds": seconds, "peak_mb": peak, "worker_peak_mb": workers}))
+
+
+def _stop_fork_server() -> None:
+    """Stop the local engine's fork server, if one runs, and wait for it (a private call of multiprocessing: if it
+    is gone, the worker peak is left blank rather than wrong)."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def measure(task: str, corpus: Path, work: Path, num_proc: int) -> dict[str, float]:
