@@ -180,7 +180,8 @@ def _estimate(jobs: list[tuple[Detector, list[str]]], matrix: np.ndarray) -> np.
         samples.append([codes.setdefault(ngram, len(rows) + len(codes)) for ngram in ngrams])
         rows.extend(detector.word_lang_prob_map[ngram] for ngram in codes)
     profiles = matrix[rows]
-    if all(detector.seed == first.seed for detector, _ in jobs) and _draws_match_random():
+    seeded_alike = first.seed is not None and all(detector.seed == first.seed for detector, _ in jobs)
+    if seeded_alike and _draws_match_random():
         draws: _Draws | _PythonDraws = _Draws(first.seed, samples)
     else:
         draws = _PythonDraws([(detector.random, detector.seed) for detector, _ in jobs], samples)
@@ -338,6 +339,8 @@ def _draws_match_random() -> bool:
         for _ in range(7):
             if ours.choices(everyone).tolist() != theirs.choices(everyone):
                 return False
+        if [ours.choice(j) for j in range(len(sizes))] != [theirs.choice(j) for j in range(len(sizes))]:
+            return False
     return True
 
 
