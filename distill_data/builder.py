@@ -82,13 +82,14 @@ def build(
         kind = kind_of_recipe(recipe)
         source = kind.make_source(recipe, on_error, batch_size)
         describing = _in_background(source.describe)  # the inputs' checksums, while the rest gets ready
+        expected = source.estimate_rows()
+        source.batch_size = batch_rows(batch_size, expected)
+        # First, so that local workers get ready while the rest does (their fork server starts now).
+        runner = make_engine(engine, num_proc, ray_address, one_batch=expected is not None and expected <= batch_size)
         schema = kind.schema()
         missing = [c for c in schema.names if c not in pipeline.check(source.columns)]
         if missing:
             raise ContractError(f"no step of the recipe writes the output column(s) {', '.join(missing)}")
-        expected = source.estimate_rows()
-        one_batch = expected is not None and expected <= batch_size
-        source.batch_size = batch_rows(batch_size, expected)
         work = resuming.work_folder(output)
         # What shapes the output must match for a run to continue another (the engine and workers may change).
         options = {
@@ -101,7 +102,6 @@ def build(
         # A resumed run compares the checksums first; a new one goes on while they are computed, and records them
         # in the manifest before its first checkpoint (which a resumed run could use).
         resumed = resuming.resume(work, {**manifest, "inputs": describing()}) if resume else None
-        runner = make_engine(engine, num_proc, ray_address, one_batch=one_batch)
         if not resume:
             resuming.start(work, manifest)
         elif resumed is not None:

@@ -82,6 +82,14 @@ class LocalEngine:
 
     @classmethod
     def with_workers(cls, workers: int | None) -> LocalEngine:
+        """An engine of ``workers`` processes (default: all cores) whose fork server, if any, starts now, so the
+        workers are ready sooner."""
+        context = _context()
+        if context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            with _ignoring_sigint():  # the workers it forks keep its SIGINT disposition
+                forkserver.ensure_running()
         return cls(workers or os.cpu_count() or 1)
 
     def map_batches(
