@@ -193,7 +193,8 @@ def output_lock(output: Path) -> Iterator[None]:
     """Hold ``.NAME.lock`` beside the output: a second run on the same output stops at once.
 
     The lock file is removed while the lock is still held, and a run that gets the lock checks that the file it
-    locked is still the one at that path, so removing it never lets two runs in.
+    locked is still the one at that path, so removing it never lets two runs in. Folders made to hold the lock are
+    removed with it if they are still empty (a run that failed leaves no empty ``out/``).
     """
     try:
         import fcntl
@@ -202,6 +203,7 @@ def output_lock(output: Path) -> Iterator[None]:
         return
     output = Path(output).expanduser().resolve()
     path = output.parent / f".{output.name}.lock"
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         handle = open(path, "a+b")  # noqa: SIM115 (held until the end of the with block below)
@@ -223,6 +225,9 @@ def output_lock(output: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             path.unlink()
         handle.close()
+        for folder in made:
+            with contextlib.suppress(OSError):  # not empty (the output is in it) or not ours any more: kept
+                folder.rmdir()
 
 
 @contextlib.contextmanager

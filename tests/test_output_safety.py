@@ -211,6 +211,20 @@ def test_the_lock_file_is_taken_again_after_its_holder_removed_it(tmp_path: Path
     assert not (tmp_path / ".out.lock").exists()
 
 
+def test_folders_made_for_the_lock_go_with_it_when_the_run_leaves_them_empty(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), output_lock(tmp_path / "a" / "b" / "out"):
+        assert (tmp_path / "a" / "b" / ".out.lock").exists()
+        raise RuntimeError("the run failed before writing anything")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a").mkdir()
+    with output_lock(tmp_path / "a" / "b" / "out"):
+        (tmp_path / "a" / "b" / "out").mkdir()  # what the run wrote stays, and so does the folder holding it
+    assert [p.name for p in tmp_path.rglob("*")] == ["a", "b", "out"]
+    with output_lock(tmp_path / "a" / "c" / "out"):
+        pass
+    assert not (tmp_path / "a" / "c").exists() and (tmp_path / "a").is_dir()  # "a" was there before: kept
+
+
 MOUNT_SCRIPT = """
 set -e
 mount -t tmpfs none "$OUT"

@@ -208,8 +208,11 @@ def test_missing_split_and_missing_recipe(data: dict[str, Path], tmp_path: Path)
         f"datasets.0.path={data['sft']}",
         "--set",
         "datasets.0.split=train_prefs",
+        "--set",
+        f"training.output_dir={tmp_path / 'sft'}",
     )
     assert code == 1 and "no split 'train_prefs'" in output
+    assert not (tmp_path / "sft").exists()
     code, output = invoke("train", "sft", "--recipe", tmp_path / "none.yaml")
     assert code == 2 and "cannot read recipe" in output
 
