@@ -246,7 +246,7 @@ class _PythonDraws:
         return self.rngs[j].gauss(0.0, 1.0)
 
     def choices(self, texts: np.ndarray) -> list[int]:
-        return [self.rngs[j].choice(self.samples[j]) for j in texts.tolist()]
+        return [self.choice(j) for j in texts.tolist()]
 
     def choice(self, j: int) -> int:
         return self.rngs[j].choice(self.samples[j])
